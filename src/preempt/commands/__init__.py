@@ -1,0 +1,1 @@
+"""CLI subcommands, one module per subject; each registers itself on preempt.cli.app."""

@@ -1,0 +1,31 @@
+"""Run the real `preempt` command in a subprocess, as a user would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PREEMPT = [sys.executable, "-m", "preempt"]
+
+# Infrastructure variables a developer's shell may have set: a test decides them itself.
+_INFRA_VARS = ("DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_NAME", "REDIS_HOST",
+               "REDIS_PORT", "PREEMPT_DATABASE_URL", "PREEMPT_REDIS_URL", "PREEMPT_CONFIG",
+               "PREEMPT_REDIS_PREFIX", "OPEN_METEO_URL")
+
+
+def run_preempt(
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout_s: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if k not in _INFRA_VARS}
+    full_env.update(env or {})
+    return subprocess.run(
+        [*PREEMPT, *args], env=full_env, cwd=cwd or REPO, capture_output=True, text=True,
+        timeout=timeout_s, check=False,
+    )
