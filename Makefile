@@ -80,3 +80,11 @@ bench: install  ## benchmarks; each prints JSON figures
 
 eval: install  ## detection quality on labelled synthetic and real data (JSON)
 	$(PY) bench/eval_detection.py
+
+DIST_ENV = DB_HOST=$${DB_HOST:-127.0.0.1} DB_USER=$${DB_USER:-root} DB_NAME=$${DB_NAME:-preempt} \
+	REDIS_HOST=$${REDIS_HOST:-127.0.0.1} PATH=$(CURDIR)/$(VENV)/bin:$$PATH
+
+up-distributed: install build  ## every service its own process on local MariaDB + Redis
+	$(DIST_ENV) preempt migrate up
+	$(DIST_ENV) preempt seed
+	$(DIST_ENV) honcho -f Procfile.distributed start

@@ -29,3 +29,24 @@ def run_preempt(
         [*PREEMPT, *args], env=full_env, cwd=cwd or REPO, capture_output=True, text=True,
         timeout=timeout_s, check=False,
     )
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_preempt(
+    *args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None,
+    log: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start a long-running `preempt` command; its output goes to `log` (or is discarded)."""
+    full_env = {k: v for k, v in os.environ.items() if k not in _INFRA_VARS}
+    full_env.update(env or {})
+    out = log.open("ab") if log else subprocess.DEVNULL
+    return subprocess.Popen([*PREEMPT, *args], env=full_env, cwd=cwd or REPO, stdout=out,
+                            stderr=subprocess.STDOUT)

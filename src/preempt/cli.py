@@ -54,4 +54,13 @@ def main() -> None:
 
 
 # Subcommands live beside their services; importing registers them on `app`.
+from preempt.commands import alarms as _alarms  # noqa: E402,F401
+from preempt.commands import collect as _collect  # noqa: E402,F401
 from preempt.commands import database as _database  # noqa: E402,F401
+from preempt.commands import detect as _detect  # noqa: E402,F401
+from preempt.commands import ml_trainer as _ml_trainer  # noqa: E402,F401
+from preempt.commands import openmeteo_sim as _openmeteo_sim  # noqa: E402,F401
+from preempt.commands import score as _score  # noqa: E402,F401
+from preempt.commands import server as _server  # noqa: E402,F401
+from preempt.commands import store as _store  # noqa: E402,F401
+from preempt.commands import up as _up  # noqa: E402,F401

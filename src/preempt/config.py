@@ -12,7 +12,15 @@ from typing import Any, Literal
 from urllib.parse import quote_plus
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from preempt.domain import DEFAULT_MONITORED_FIELDS, KNOWN_METRICS
 from preempt.errors import ConfigError
@@ -79,10 +87,15 @@ class OpenMeteoSettings(_Section):
     max_retries: int = Field(default=5, ge=0)
     breaker_failures: int = Field(default=5, ge=1)
     breaker_pause_s: float = 60.0
+    max_url_chars: int = Field(default=8000, ge=256)  # longer GET URLs are sent as POST
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+    max_wait_s: float = 120.0  # longest pause for the budget/429s before giving up a batch
 
-    _durations = field_validator("timeout_s", "breaker_pause_s", mode="before")(
-        _positive_duration
-    )
+    _durations = field_validator(
+        "timeout_s", "breaker_pause_s", "backoff_base_s", "backoff_max_s", "max_wait_s",
+        mode="before",
+    )(_positive_duration)
 
 
 class CollectSettings(_Section):
@@ -95,15 +108,22 @@ class CollectSettings(_Section):
 
 
 class StoreSettings(_Section):
+    """`batch_size` caps entries per read; `batch_rows` is the samples per batch the reader
+    aims for (entries vary from 5 to 840+ samples), which keeps memory flat."""
+
     group: str = "store"
     batch_size: int = Field(default=500, ge=1)
+    batch_rows: int = Field(default=40_000, ge=1)
     block_s: float = 2.0
     claim_idle_s: float = 60.0
+    max_deliveries: int = Field(default=20, ge=2)
     summary_every_s: float = 30.0
+    heartbeat_every_s: float = 15.0
     retry_max_s: float = 30.0
 
     _durations = field_validator(
-        "block_s", "claim_idle_s", "summary_every_s", "retry_max_s", mode="before"
+        "block_s", "claim_idle_s", "summary_every_s", "heartbeat_every_s", "retry_max_s",
+        mode="before",
     )(_positive_duration)
 
 
@@ -138,27 +158,53 @@ class DetectSettings(_Section):
     interval_s: float = 600.0
     lookback_days: int = Field(default=7, ge=1, le=90)
     method: Literal["seasonal", "classic", "iforest", "hybrid"] = "hybrid"
-    z_threshold: float = Field(default=4.0, gt=0)
+    z_threshold: float = Field(default=6.0, gt=0)  # short residual, see bench/eval_detection.py
     classic_z_threshold: float = Field(default=2.0, gt=0)
     batch_locations: int = Field(default=500, ge=1)
     ml_timeout_s: float = 60.0
     lock_ttl_s: float = 1800.0
     rules: tuple[RuleSettings, ...] = DEFAULT_RULES
+    # Scale-out: the detect_jobs consumer group every `preempt detect` process joins.
+    group: str = "detect"
+    block_s: float = 1.0
+    claim_idle_s: float = 120.0  # a job pending this long belongs to a dead worker: take it
+    max_deliveries: int = Field(default=5, ge=1)
+    # A series never judged before: judge its last `initial_judge_s` (the rest is history).
+    initial_judge_s: float = 86400.0
+    # When the ML model of a series was retrained, look again at this much recent data.
+    rescan_s: float = 86400.0
+    heartbeat_every_s: float = 15.0
 
-    _durations = field_validator("interval_s", "ml_timeout_s", "lock_ttl_s", mode="before")(
-        _positive_duration
-    )
+    _durations = field_validator(
+        "interval_s", "ml_timeout_s", "lock_ttl_s", "block_s", "claim_idle_s",
+        "initial_judge_s", "rescan_s", "heartbeat_every_s", mode="before",
+    )(_positive_duration)
 
 
 class MLSettings(_Section):
     models_dir: Path = Path("var/ml_models")
     max_model_age_s: float = 86400.0
-    n_estimators: int = Field(default=100, ge=10)
-    contamination: float = Field(default=0.01, gt=0, lt=0.5)
+    # Isolation Forest size and calibration: the detection core's defaults (issue 5's eval).
+    n_estimators: int = Field(default=64, ge=10)
+    max_samples: int = Field(default=64, ge=8)
+    contamination: float = Field(default=0.002, gt=0, lt=0.5)
     seed: int = 42
     group: str = "ml-trainer"
+    # Models are stored per bucket of location ids (location_id // bucket_locations): one file
+    # holds the forests of every metric of those locations; detect's jobs never split a bucket.
+    bucket_locations: int = Field(default=100, ge=1)
+    # Retrain when the history's median moved by more than this many robust deviations.
+    shift_threshold: float = Field(default=1.5, gt=0)
+    block_s: float = 1.0
+    claim_idle_s: float = 60.0  # a job pending this long belongs to a dead worker: take it
+    max_deliveries: int = Field(default=5, ge=1)
+    output_maxlen: int = Field(default=20_000, ge=100)
+    heartbeat_every_s: float = 15.0
+    cache_buckets: int = Field(default=400, ge=1)  # model files kept in memory per worker
 
-    _durations = field_validator("max_model_age_s", mode="before")(_positive_duration)
+    _durations = field_validator(
+        "max_model_age_s", "block_s", "claim_idle_s", "heartbeat_every_s", mode="before"
+    )(_positive_duration)
 
 
 class SuggestSettings(_Section):
@@ -209,6 +255,85 @@ class ServerSettings(_Section):
     )
 
 
+class AlarmChannelSettings(_Section):
+    """One notification channel: a generic webhook, an Alertmanager-compatible receiver,
+    a Slack-compatible incoming webhook, or email over SMTP. `default` channels are used by
+    every rule that names none."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
+    kind: Literal["webhook", "alertmanager", "slack", "email"]
+    url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    default: bool = True
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    email_from: str = "preempt@localhost"
+    email_to: tuple[str, ...] = ()
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError(f"not an http(s) URL: {url!r}")
+        return url
+
+    @model_validator(mode="after")
+    def _complete(self) -> AlarmChannelSettings:
+        if self.kind == "email" and not self.email_to:
+            raise ValueError(f"channel {self.name!r}: email needs email_to")
+        if self.kind != "email" and not self.url:
+            raise ValueError(f"channel {self.name!r}: {self.kind} needs url")
+        return self
+
+
+class AlarmRetrySettings(_Section):
+    """Delivery retries: attempt n waits min(backoff_base_s * 2**(n-1), backoff_max_s)."""
+
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    backoff_base_s: float = 2.0
+    backoff_max_s: float = 300.0
+    timeout_s: float = 10.0
+
+    _durations = field_validator("backoff_base_s", "backoff_max_s", "timeout_s", mode="before")(
+        _positive_duration
+    )
+
+
+class AlarmSettings(_Section):
+    """The alarms service: evaluation cadence, notification channels, retries, dashboard link."""
+
+    interval_s: float = 10.0
+    batch_rows: int = Field(default=50_000, ge=1)
+    max_sample_age_s: float = 7200.0  # older samples (history back-fills) are not evaluated
+    dashboard_url: str = "http://localhost:8080"
+    channels: tuple[AlarmChannelSettings, ...] = ()
+    retry: AlarmRetrySettings = AlarmRetrySettings()
+    unhealthy_after_failures: int = Field(default=3, ge=1)
+    worker_poll_s: float = 1.0
+    claim_timeout_s: float = 120.0
+    heartbeat_every_s: float = 15.0
+    prometheus_metric_prefix: str = Field(default="weather_", pattern=r"^[a-zA-Z_:][\w:]*$")
+
+    _durations = field_validator(
+        "interval_s", "max_sample_age_s", "worker_poll_s", "claim_timeout_s",
+        "heartbeat_every_s", mode="before",
+    )(_positive_duration)
+
+    @field_validator("channels")
+    @classmethod
+    def _unique_channels(
+        cls, channels: tuple[AlarmChannelSettings, ...]
+    ) -> tuple[AlarmChannelSettings, ...]:
+        names = [c.name for c in channels]
+        if len(set(names)) != len(names):
+            raise ValueError("two channels share a name")
+        return channels
+
+
 class Settings(_Section):
     """Everything a service needs; `database_url`/`redis_url` come from the environment."""
 
@@ -224,6 +349,7 @@ class Settings(_Section):
     ml: MLSettings = MLSettings()
     suggest: SuggestSettings = SuggestSettings()
     server: ServerSettings = ServerSettings()
+    alarms: AlarmSettings = AlarmSettings()
 
     @property
     def is_embedded_db(self) -> bool:

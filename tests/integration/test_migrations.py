@@ -76,6 +76,7 @@ def test_schema_has_idempotency_keys(empty_engine: Engine, table: str, columns: 
     inspector = sa.inspect(empty_engine)
     uniques = [u["column_names"] for u in inspector.get_unique_constraints(table)]
     uniques += [i["column_names"] for i in inspector.get_indexes(table) if i.get("unique")]
+    uniques.append(inspector.get_pk_constraint(table)["constrained_columns"])
     assert columns in uniques
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from tests.cli_helpers import run_preempt
 
-BUILT = ("migrate", "seed")
+BUILT = ("migrate", "seed", "collect", "store", "detect", "ml-trainer", "server", "up",
+         "openmeteo-sim", "score", "alarms")
 
 
 def test_help_lists_built_subcommands() -> None:

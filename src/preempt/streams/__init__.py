@@ -24,6 +24,7 @@ Producing
 Consuming (consumer groups, at-least-once: ack only after your work is committed)
     ensure_group(stream, group, *, start_id="0") -> None    idempotent, creates the stream
     read_group(stream, group, consumer, *, count, block_s) -> list[Entry]   new entries (">")
+        block_s=0: do not wait. A group that vanished (Redis restarted empty) is recreated.
     ack(stream, group, ids) -> int
     claim_stale(stream, group, consumer, *, min_idle_s, count) -> list[Entry]
         XAUTOCLAIM of entries pending longer than min_idle_s (a dead consumer's); each Entry's
@@ -46,7 +47,7 @@ Locks ("runs never overlap")
         Redis: SET NX PX + token-checked Lua release/refresh. Refresh during runs longer than
         the TTL, or another process may take the lock.
 
-Other: delete(*streams), close().
+Other: delete(*streams), close(). `consumer_name()` gives a per-process consumer name.
 
 Request/reply (streams.rpc): `request_replies(bus, request_stream=ML_INPUT,
 reply_stream=ML_OUTPUT, jobs={job_id: payload}, timeout_s=60) -> {job_id: Entry}` publishes
@@ -63,7 +64,15 @@ from __future__ import annotations
 from preempt.config import Settings
 from preempt.errors import ConfigError
 from preempt.streams import names
-from preempt.streams.bus import Entry, GroupInfo, HeldLock, PendingEntry, StreamBus, dead_stream
+from preempt.streams.bus import (
+    Entry,
+    GroupInfo,
+    HeldLock,
+    PendingEntry,
+    StreamBus,
+    consumer_name,
+    dead_stream,
+)
 from preempt.streams.memory_bus import MemoryBus
 from preempt.streams.redis_bus import RedisBus
 from preempt.streams.rpc import request_replies, send_reply
@@ -76,6 +85,7 @@ __all__ = [
     "PendingEntry",
     "RedisBus",
     "StreamBus",
+    "consumer_name",
     "dead_stream",
     "names",
     "open_bus",

@@ -1,0 +1,382 @@
+"""API latency under load next to the raw SQL time of the same queries; prints JSON.
+
+Data: N locations x 5 metrics x 7 days hourly plus the last day every 5 minutes in MariaDB,
+written with the storage writer (write_columns) one location after the other, and ~10
+anomalies per location. (Writing the 5-minute values of all locations per timestamp, as the
+store does live, is the realistic order but crawls with the server's default 128 MB buffer
+pool: every row lands on a different index page.) Then, for `GET /metrics?location=X&hours=24`
+and `GET /anomalies?location=X` with random X: the raw query (driver only, one client) and the
+API under 1, 16 and 64 concurrent clients (wrk when installed, else an httpx async load
+generator).
+
+    .venv/bin/python bench/bench_api.py [--locations 10000] [--duration-s 10] [--workers 2]
+
+The database (default preempt_bench_api on PREEMPT_TEST_MYSQL_URL) is kept between runs and
+reused when it already holds the same data set; --reload rebuilds it, --drop removes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from preempt.api.series import series_query
+from preempt.domain import DEFAULT_MONITORED_FIELDS, Anomaly, NewLocation
+from preempt.storage import migrate
+from preempt.storage.anomalies import list_anomalies, upsert_anomalies
+from preempt.storage.engine import create_engine_for, ensure_database
+from preempt.storage.locations import count_locations, insert_locations, list_locations
+from preempt.storage.metrics import SampleColumns, count_samples, write_columns
+from preempt.storage.tables import anomalies, locations
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER_URL = os.environ.get("PREEMPT_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
+DRIVERS = ("mysqldb", "pymysql")  # mysqlclient (C, the 'mysqlclient' extra) parses rows ~3x faster
+HISTORY_HOURS = 7 * 24
+FIVE_MIN_PER_DAY = 288
+ANOMALIES_PER_LOCATION = 10
+METRICS = DEFAULT_MONITORED_FIELDS
+
+
+def log(message: str) -> None:
+    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+# --- data ------------------------------------------------------------------------------------
+
+
+def expected_samples(n_locations: int) -> int:
+    # hourly from now-7d to now-1d (exclusive), then every 5 minutes for the last day
+    return n_locations * len(METRICS) * (HISTORY_HOURS - 24 + FIVE_MIN_PER_DAY)
+
+
+def value(loc: int, k: int, hours: float) -> float:
+    return round(10 + 8 * ((loc * 7 + k * 3 + int(hours)) % 24) / 24 + (loc % 13), 2)
+
+
+def load(engine: Engine, n_locations: int, end: datetime) -> None:
+    """Fill an empty schema with the data set described in the module docstring."""
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        insert_locations(conn, [
+            NewLocation(f"Bench City {i:05d}", -60 + (i * 0.0137) % 120, -180 + (i * 0.036) % 360)
+            for i in range(1, n_locations + 1)
+        ])
+        ids = [loc.id for loc in list_locations(conn)]
+    history = [end - timedelta(days=7) + timedelta(hours=h) for h in range(HISTORY_HOURS - 24)]
+    day_start = end - timedelta(days=1)
+    recent = [day_start + timedelta(minutes=5 * step) for step in range(FIVE_MIN_PER_DAY)]
+    times = history + recent
+    hours = [h for h in range(len(history))] + [len(history) + s / 12 for s in range(len(recent))]
+    for start in range(0, len(ids), 250):
+        chunk = ids[start : start + 250]
+        with engine.begin() as conn:
+            write_columns(conn, (
+                SampleColumns(loc, times, {m: [value(loc, k, h) for h in hours]
+                                           for k, m in enumerate(METRICS)})
+                for loc in chunk
+            ))
+        if (start // 250) % 4 == 3:
+            log(f"samples: {start + len(chunk)}/{len(ids)} locations")
+    rng = random.Random(7)
+    for start in range(0, len(ids), 1000):
+        found = []
+        for loc in ids[start : start + 1000]:
+            for _ in range(ANOMALIES_PER_LOCATION):
+                stamp = end - timedelta(hours=rng.randrange(1, HISTORY_HOURS))
+                found.append(Anomaly(loc, rng.choice(METRICS), stamp, 40.0, rng.random(),
+                                     rng.choice(("low", "medium", "high")), ("seasonal",),
+                                     "bench", z_score=4.2, expected=12.0, lower=8.0,
+                                     upper=16.0))
+        with engine.begin() as conn:
+            upsert_anomalies(conn, found)
+    log(f"loaded in {time.perf_counter() - started:.0f}s")
+
+
+def prepare(url: str, n_locations: int, *, reload: bool) -> tuple[Engine, float]:
+    """Engine on a database holding the data set; returns (engine, load seconds or 0)."""
+    ensure_database(url)
+    engine = create_engine_for(url)
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        have_locations = count_locations(conn)
+        have_samples = count_samples(conn) if have_locations == n_locations else -1
+    if not reload and have_locations == n_locations and \
+            have_samples == expected_samples(n_locations):
+        log(f"reusing {have_samples} samples of {have_locations} locations")
+        return engine, 0.0
+    with engine.begin() as conn:
+        for table in ("metrics", "anomalies", "alarm_suggestions", "locations"):
+            conn.execute(sa.text(f"TRUNCATE TABLE {table}"))
+    started = time.perf_counter()
+    load(engine, n_locations, datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0))
+    with engine.connect() as conn:
+        conn.execute(sa.text("ANALYZE TABLE metrics, anomalies, locations"))
+    return engine, time.perf_counter() - started
+
+
+# --- raw SQL ---------------------------------------------------------------------------------
+
+
+def percentiles(samples_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_ms)
+
+    def pick(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return {"p50_ms": round(pick(0.50), 3), "p99_ms": round(pick(0.99), 3),
+            "mean_ms": round(statistics.fmean(ordered), 3)}
+
+
+def raw_sql(engine: Engine, names: list[str], iterations: int) -> dict[str, Any]:
+    """The endpoints' one query each (by location name), through the bare driver cursor."""
+    dialect = engine.dialect
+    rng = random.Random(1)
+    out: dict[str, Any] = {}
+    now = datetime.now(UTC)
+
+    def compiled(stmt: Any) -> str:
+        return str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        for label in ("metrics", "anomalies"):
+            times: list[float] = []
+            rows = 0
+            for _ in range(iterations):
+                name = rng.choice(names)
+                if label == "metrics":
+                    sql = compiled(series_query(name, METRICS, now - timedelta(hours=24), now))
+                else:
+                    sql = compiled(_anomaly_query(name))
+                started = time.perf_counter()
+                cursor.execute(sql)
+                rows += len(cursor.fetchall())
+                times.append((time.perf_counter() - started) * 1000)
+            out[label] = {**percentiles(times), "rows_per_query": rows / iterations}
+        cursor.close()
+    finally:
+        raw.close()
+    return out
+
+
+def _anomaly_query(location: str) -> Any:
+    """The SELECT list_anomalies runs (captured from the storage function itself)."""
+    captured: list[Any] = []
+
+    class Capture:
+        def execute(self, stmt: Any) -> list[Any]:
+            captured.append(stmt)
+            return []
+
+    list_anomalies(Capture(), location, limit=101)  # type: ignore[arg-type]
+    return captured[0]
+
+
+# --- the server and the load -----------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    config = Path(tempfile.mkdtemp()) / "config.yaml"
+    config.write_text("server:\n  max_limit: 1000\n")
+    env = {**os.environ, "PREEMPT_DATABASE_URL": url, "PREEMPT_CONFIG": str(config)}
+    env.pop("REDIS_HOST", None)
+    env.pop("PREEMPT_REDIS_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "preempt.api.factory:app_from_environment",
+         "--factory", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+         "--log-level", "warning", "--no-access-log"],
+        cwd=ROOT, env=env,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    process.kill()
+    raise RuntimeError("the API server did not start")
+
+
+def paths_for(endpoint: str, names: list[str]) -> list[str]:
+    if endpoint == "metrics":
+        return [f"/metrics?location={quote(n)}&hours=24" for n in names]
+    return [f"/anomalies?location={quote(n)}" for n in names]
+
+
+WRK_SCRIPT = """
+local paths = {}
+for line in io.lines("%s") do paths[#paths + 1] = line end
+math.randomseed(os.time())
+request = function()
+  return wrk.format("GET", paths[math.random(#paths)])
+end
+"""
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def run_wrk(base: str, paths: list[str], clients: int, duration_s: int) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp())
+    (workdir / "paths.txt").write_text("\n".join(paths) + "\n")
+    (workdir / "pick.lua").write_text(WRK_SCRIPT % (workdir / "paths.txt"))
+    threads = min(clients, 2)
+    result = subprocess.run(
+        ["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{duration_s}s", "--latency",
+         "--timeout", "10s", "-s", str(workdir / "pick.lua"), base],
+        capture_output=True, text=True, check=True,
+    )
+    text = result.stdout
+    latency = {q: float(v) * _UNITS_MS[u] for q, v, u in
+               re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s|m)\s*$", text, re.M)}
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    total = re.search(r"(\d+) requests in", text)
+    return {
+        "p50_ms": round(latency["50"], 3), "p99_ms": round(latency["99"], 3),
+        "req_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)),  # type: ignore[union-attr]
+        "requests": int(total.group(1)) if total else None,
+        "non_2xx": int(errors.group(1)) if errors else 0,
+    }
+
+
+async def _httpx_load(base: str, paths: list[str], clients: int,
+                      duration_s: int) -> dict[str, Any]:
+    times: list[float] = []
+    failures = 0
+    stop = time.monotonic() + duration_s
+    rng = random.Random(3)
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=10) as http:
+        async def worker() -> None:
+            nonlocal failures
+            while time.monotonic() < stop:
+                started = time.perf_counter()
+                response = await http.get(rng.choice(paths))
+                times.append((time.perf_counter() - started) * 1000)
+                failures += response.status_code != 200
+
+        began = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        elapsed = time.monotonic() - began
+    return {**percentiles(times), "req_per_s": round(len(times) / elapsed, 1),
+            "requests": len(times), "non_2xx": failures}
+
+
+def run_load(tool: str, base: str, paths: list[str], clients: int,
+             duration_s: int) -> dict[str, Any]:
+    if tool == "wrk":
+        return run_wrk(base, paths, clients, duration_s)
+    return asyncio.run(_httpx_load(base, paths, clients, duration_s))
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+def _default_driver() -> str:
+    try:
+        import MySQLdb  # noqa: F401
+    except ImportError:
+        return "pymysql"
+    return "mysqldb"
+
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--locations", type=int, default=10_000)
+    parser.add_argument("--database", default="preempt_bench_api")
+    parser.add_argument("--duration-s", type=int, default=10)
+    parser.add_argument("--clients", default="1,16,64")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--raw-iterations", type=int, default=500)
+    parser.add_argument("--tool", choices=("auto", "wrk", "httpx"), default="auto")
+    parser.add_argument("--driver", choices=DRIVERS, default=_default_driver(),
+                        help="database driver of the loader, the raw timing and the server")
+    parser.add_argument("--reload", action="store_true", help="rebuild the data set")
+    parser.add_argument("--drop", action="store_true", help="drop the database at the end")
+    args = parser.parse_args()
+    tool = args.tool if args.tool != "auto" else ("wrk" if shutil.which("wrk") else "httpx")
+    server_url = re.sub(r"^mysql\+\w+://", f"mysql+{args.driver}://", SERVER_URL)
+    url = f"{server_url}/{args.database}?charset=utf8mb4"
+    load_before = os.getloadavg()
+    engine, load_s = prepare(url, args.locations, reload=args.reload)
+    with engine.connect() as conn:
+        names = [n for (n,) in conn.execute(sa.select(locations.c.name))]
+        counts = {"locations": len(names), "samples": count_samples(conn),
+                  "anomalies": conn.execute(sa.select(sa.func.count()).select_from(anomalies))
+                  .scalar_one()}
+        pool_bytes = conn.execute(sa.text("SELECT @@innodb_buffer_pool_size")).scalar_one()
+    log("raw SQL timings")
+    raw = raw_sql(engine, names, args.raw_iterations)
+    port = free_port()
+    log(f"starting the API ({args.workers} workers) on :{port}")
+    server = start_server(url, port, args.workers)
+    base = f"http://127.0.0.1:{port}"
+    results: dict[str, Any] = {}
+    try:
+        for endpoint in ("metrics", "anomalies"):
+            paths = paths_for(endpoint, names)
+            run_load(tool, base, paths, 4, 2)  # warm-up: pools, caches
+            rows: dict[str, Any] = {}
+            for clients in (int(c) for c in args.clients.split(",")):
+                log(f"{endpoint}: {clients} client(s), {args.duration_s}s")
+                rows[str(clients)] = run_load(tool, base, paths, clients, args.duration_s)
+            p99_16 = rows.get("16", {}).get("p99_ms")
+            results[endpoint] = {
+                "request": paths[0].split("?")[0] + ("?location=X&hours=24"
+                                                    if endpoint == "metrics" else "?location=X"),
+                "raw_sql_1_client": raw[endpoint],
+                "api": rows,
+                "api_p50_over_raw_p50_1_client": round(
+                    rows["1"]["p50_ms"] / raw[endpoint]["p50_ms"], 2) if "1" in rows else None,
+                "goal_p99_under_50ms_at_16": (p99_16 < 50) if p99_16 is not None else None,
+            }
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    if args.drop:
+        with create_engine_for(SERVER_URL).begin() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{args.database}`"))
+    print(json.dumps({
+        "bench": "api", "tool": tool, "workers": args.workers, "cpus": os.cpu_count(),
+        "driver": args.driver, "loadavg_1m_before_after": [round(load_before[0], 2),
+                                                           round(os.getloadavg()[0], 2)],
+        "duration_s_per_run": args.duration_s, "data": counts,
+        "innodb_buffer_pool_mb": int(pool_bytes) // 2**20,
+        "load_s": round(load_s, 1), "results": results,
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

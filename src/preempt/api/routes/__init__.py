@@ -1,0 +1,1 @@
+"""One router per resource; app.py mounts each at / and again under /api/."""

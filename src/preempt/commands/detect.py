@@ -1,0 +1,88 @@
+"""`preempt detect [--once | --every 10m]`: anomaly detection + alarm suggestions (SEED.md)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from preempt.cli import ConfigOption, app, settings_from
+from preempt.config import parse_duration_s
+from preempt.errors import ConfigError
+from preempt.observability import serve_metrics
+from preempt.services import detect as detect_service
+from preempt.storage import migrate as migrations
+from preempt.storage.engine import check_database, create_engine_for, describe
+from preempt.streams import open_bus
+
+logger = logging.getLogger(__name__)
+
+
+@app.command("detect")
+def detect(
+    config: ConfigOption = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Run (or help with) one cycle, then exit.")
+    ] = False,
+    every: Annotated[
+        str | None, typer.Option("--every", help="Cycle interval, e.g. 10m (default: config).")
+    ] = None,
+    max_cycles: Annotated[
+        int | None, typer.Option(min=1, help="Stop after planning this many cycles.")
+    ] = None,
+    metrics_port: Annotated[
+        int, typer.Option(envvar="PREEMPT_METRICS_PORT", help="Serve Prometheus metrics (0: off).")
+    ] = 0,
+) -> None:
+    """Judge new samples of every location every 10 minutes; several processes share a cycle."""
+    if once and every:
+        raise ConfigError("use either --once or --every, not both")
+    overrides = {}
+    if every:
+        try:
+            overrides["interval_s"] = parse_duration_s(every)
+        except ValueError as exc:
+            raise ConfigError(f"--every: {exc}") from exc
+    settings = settings_from(config)
+    if overrides:
+        settings = settings.model_copy(
+            update={"detect": settings.detect.model_copy(update=overrides)}
+        )
+    bus = open_bus(settings)
+    engine = create_engine_for(settings.database_url)
+    check_database(engine)
+    if not migrations.status(engine).is_current:
+        raise ConfigError(
+            f"database {describe(settings.database_url)} is not migrated: run 'preempt migrate up'"
+        )
+    serve_metrics(metrics_port)
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    logger.info("detect: database %s, every %.0fs, method %s", describe(settings.database_url),
+                settings.detect.interval_s, settings.detect.method)
+    try:
+        totals = detect_service.run(settings, bus=bus, engine=engine, stop=stop, once=once,
+                                    max_cycles=max_cycles)
+    finally:
+        bus.close()
+        engine.dispose()
+    for line in totals.summaries:
+        typer.echo(line)
+    typer.echo(f"detect: {totals.line()}")
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    """First SIGTERM/SIGINT: finish the current job and stop; a second one: default action."""
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        logger.info("received %s: finishing the current job", signal.Signals(signum).name)
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)

@@ -1,0 +1,55 @@
+"""`preempt ml-trainer`: the ML worker on ml_input → ml_output (SEED.md's train.py)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Annotated
+
+import typer
+
+from preempt.cli import ConfigOption, app, settings_from
+from preempt.commands.detect import _stop_on_signals
+from preempt.errors import ConfigError
+from preempt.observability import serve_metrics
+from preempt.services import ml_trainer as trainer_service
+from preempt.storage import migrate as migrations
+from preempt.storage.engine import check_database, create_engine_for, describe
+from preempt.streams import open_bus
+
+logger = logging.getLogger(__name__)
+
+
+@app.command("ml-trainer")
+def ml_trainer(
+    config: ConfigOption = None,
+    metrics_port: Annotated[
+        int, typer.Option(envvar="PREEMPT_METRICS_PORT", help="Serve Prometheus metrics (0: off).")
+    ] = 0,
+    max_jobs: Annotated[
+        int | None, typer.Option(min=1, help="Stop after answering this many jobs.")
+    ] = None,
+    until_idle: Annotated[
+        bool, typer.Option("--until-idle", help="Stop when ml_input has nothing left to read.")
+    ] = False,
+) -> None:
+    """Train/reuse Isolation Forests per location and metric, score ML jobs until SIGTERM."""
+    settings = settings_from(config)
+    bus = open_bus(settings)
+    # The database only receives heartbeats; models and jobs never touch it.
+    engine = create_engine_for(settings.database_url)
+    check_database(engine)
+    if not migrations.status(engine).is_current:
+        raise ConfigError(
+            f"database {describe(settings.database_url)} is not migrated: run 'preempt migrate up'"
+        )
+    serve_metrics(metrics_port)
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    try:
+        stats = trainer_service.run(settings.ml, bus=bus, engine=engine, stop=stop,
+                                    max_jobs=max_jobs, until_idle=until_idle)
+    finally:
+        bus.close()
+        engine.dispose()
+    typer.echo(f"ml-trainer: {stats.line()}")

@@ -1,0 +1,54 @@
+"""Per-metric facts detection needs: the smallest deviation worth calling unusual (scale floor).
+
+After a dry week any rain would otherwise be "infinitely" unusual; after a calm week any breeze.
+A floor in the metric's unit keeps the robust scale at a size a person would notice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+import numpy as np
+
+from preempt.detection.robust import FloatArray
+
+DEFAULT_MIN_SCALE: Final[dict[str, float]] = {
+    "temperature_2m": 0.5,
+    "apparent_temperature": 0.7,
+    "dew_point_2m": 0.5,
+    "relative_humidity_2m": 3.0,
+    "precipitation": 1.5,
+    "rain": 1.5,
+    "snowfall": 1.0,
+    "wind_speed_10m": 3.0,
+    "wind_gusts_10m": 5.0,
+    "pressure_msl": 0.5,
+    "surface_pressure": 0.5,
+    "cloud_cover": 10.0,
+}
+
+
+# Values a reading rests on naturally for hours (no rain, calm, saturated air, clear sky).
+DEFAULT_PLATEAUS: Final[dict[str, float]] = {
+    "precipitation": 0.0,
+    "rain": 0.0,
+    "snowfall": 0.0,
+    "wind_speed_10m": 0.0,
+    "wind_gusts_10m": 0.0,
+    "relative_humidity_2m": 100.0,
+    "cloud_cover": 100.0,
+}
+
+
+def plateau_for(metric_types: Sequence[str]) -> FloatArray:
+    """Natural plateau value per series (NaN for none): runs at it are not a stuck sensor."""
+    return np.asarray([DEFAULT_PLATEAUS.get(m, np.nan) for m in metric_types], dtype=np.float64)
+
+
+def min_scale_for(
+    metric_types: Sequence[str], table: dict[str, float] | None = None
+) -> FloatArray:
+    """Scale floor per series from its metric type (0 for metrics not in the table)."""
+    floors = DEFAULT_MIN_SCALE if table is None else table
+    return np.asarray([floors.get(m, 0.0) for m in metric_types], dtype=np.float64)

@@ -1,0 +1,99 @@
+"""Combine, rules table, explanations, bands and false-positive feedback."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from preempt.detection import (
+    DEFAULT_RULES,
+    FalsePositive,
+    Rule,
+    SeriesKey,
+    apply_rules,
+    combine,
+    detect,
+    severity_of,
+    similar_to_false_positives,
+    suppress,
+)
+from preempt.detection.consistency import humidity_from
+
+HOUR = 3600.0
+T0 = 1_767_225_600.0
+
+
+def weather(days: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Temperature, dew point and a consistent humidity for one place, hourly."""
+    rng = np.random.default_rng(seed)
+    times = T0 + HOUR * np.arange(days * 24)
+    hour = (times % 86400) / HOUR
+    temp = 14 + 6 * np.sin(2 * np.pi * (hour - 9) / 24) + rng.normal(0, 0.3, times.size)
+    dew = 6 + rng.normal(0, 0.3, times.size)
+    rh = humidity_from(temp, dew)
+    values = np.round(np.stack([temp, dew, rh]), 1)
+    return times, values, ["temperature_2m", "dew_point_2m", "relative_humidity_2m"]
+
+
+def test_one_anomaly_per_timestamp_with_methods_severity_and_explanation() -> None:
+    times, values, metrics = weather()
+    values[0, 180] = 65.0  # impossible temperature: rules and seasonal both fire
+    det = detect(times, values, split_s=times[168], method="hybrid", rules=DEFAULT_RULES,
+                 metric_types=metrics, groups=["lisbon"] * 3)
+    keys = [SeriesKey("Lisbon", m, "°C" if m != "relative_humidity_2m" else "%",
+                      label=m.split("_")[0].title()) for m in metrics]
+    anomalies = combine(det, times, values, keys=keys)
+    at_180 = [a for a in anomalies if a.index == 180]
+    assert [(a.series, a.index) for a in at_180] == [(0, 180)]
+    first = at_180[0]
+    assert {"rules", "seasonal"} <= set(first.methods)
+    assert first.severity == "high" and 0.9 <= first.score <= 1.0
+    assert first.lower < first.expected < first.upper < 65.0
+    assert "Temperature in Lisbon was 65.0 °C" in first.explanation
+    assert "usual range for this place and hour" in first.explanation
+    assert "rules" in first.explanation
+
+
+def test_consistency_blames_the_faulty_sensor_not_its_neighbours() -> None:
+    times, values, metrics = weather(9)
+    values[0, 190:200] += 3.0  # temperature offset: ordinary weather size, wrong against humidity
+    det = detect(times, values, split_s=times[168], method="seasonal", metric_types=metrics,
+                 groups=["x"] * 3)
+    flagged = det.method_scores["consistency"] >= 0.5
+    assert flagged[0, 190:200].sum() >= 8
+    assert not flagged[1:].any()
+    assert not det.is_anomaly[0, 168:190].any()
+
+
+def test_without_groups_no_consistency_is_attempted() -> None:
+    times, values, metrics = weather()
+    det = detect(times, values, split_s=times[168], method="seasonal", metric_types=metrics)
+    assert "consistency" not in det.method_scores
+
+
+def test_severity_comes_from_the_combined_score() -> None:
+    assert [severity_of(s) for s in (0.3, 0.5, 0.8, 0.95)] == [None, "low", "medium", "high"]
+
+
+def test_rules_table_is_configurable_and_persistent_rules_need_a_run() -> None:
+    values = np.array([[100.0] * 30, [20.0, 250.0] + [20.0] * 28])
+    score, which = apply_rules(DEFAULT_RULES, ["relative_humidity_2m", "wind_speed_10m"], values)
+    assert (score[0, :23] == 0).all() and (score[0, 23:] > 0).all()  # 24 h saturated
+    assert which[1, 1] == 5 and score[1, 1] == 0.95
+    custom = (Rule("wind_speed_10m", ">=", 20.0, "low"),)
+    score, _ = apply_rules(custom, ["relative_humidity_2m", "wind_speed_10m"], values)
+    assert (score[1] == 0.6).all() and (score[0] == 0).all()
+
+
+def test_false_positive_feedback_suppresses_similar_flags_only() -> None:
+    times = T0 + HOUR * np.array([15, 15 + 24, 15 + 48, 3 + 72, 15 + 96])
+    values = np.array([[32.0, 31.0, 40.0, 32.0, 28.0]])
+    expected = np.full(values.shape, 25.0)
+    fp = FalsePositive("lisbon/temperature_2m", value=32.0, expected=25.0, hour_utc=15.0)
+    similar = similar_to_false_positives(["lisbon/temperature_2m"], times, values, expected, [fp],
+                                         margin=1.0)
+    # same hour and side, not beyond the marked value by more than the margin
+    assert similar[0].tolist() == [True, True, False, False, True]
+    flags = np.ones(values.shape, dtype=bool)
+    assert suppress(flags, similar)[0].tolist() == [False, False, True, True, False]
+    other = similar_to_false_positives(["porto/temperature_2m"], times, values, expected, [fp])
+    assert not other.any()
