@@ -40,7 +40,6 @@ clean:  ## remove build outputs and local state (keeps .venv)
 
 lint: install  ## ruff + mypy (and the dashboard's lint/typecheck when present)
 	$(VENV)/bin/ruff check src tests bench scripts
-	$(VENV)/bin/ruff format --check src tests bench scripts || true
 	$(VENV)/bin/mypy
 	@if [ -f frontend/package.json ]; then $(MAKE) install-frontend && cd frontend && npm run lint && npm run typecheck; fi
 

@@ -128,12 +128,14 @@ class StoreSettings(_Section):
 
 
 class RuleSettings(_Section):
-    """A heuristic rule (SEED.md): flag a sample of metric_type when `value <op> threshold`."""
+    """A heuristic rule (SEED.md): flag a sample of metric_type when `value <op> threshold`
+    has held for the last `min_run` samples in a row."""
 
     metric_type: str
     operator: Literal["<", "<=", ">", ">=", "=="]
     threshold: float
     severity: Literal["low", "medium", "high"] = "high"
+    min_run: int = Field(default=1, ge=1)
 
     @field_validator("metric_type")
     @classmethod
@@ -147,8 +149,9 @@ DEFAULT_RULES: tuple[RuleSettings, ...] = (
     RuleSettings(metric_type="temperature_2m", operator="<", threshold=-40.0),
     RuleSettings(metric_type="temperature_2m", operator=">", threshold=60.0),
     RuleSettings(metric_type="relative_humidity_2m", operator="==", threshold=0.0),
+    # Saturation is normal in fog and rain; a sensor stuck at 100 % for a whole day is not.
     RuleSettings(metric_type="relative_humidity_2m", operator="==", threshold=100.0,
-                 severity="low"),
+                 severity="low", min_run=24),
     RuleSettings(metric_type="precipitation", operator="<", threshold=0.0),
     RuleSettings(metric_type="wind_speed_10m", operator=">", threshold=200.0),
 )

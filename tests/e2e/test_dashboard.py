@@ -201,6 +201,13 @@ def test_live_update_brings_a_new_anomaly(page: Any, stack: Stack, busy_location
     page.goto(f"/?location={urllib.parse.quote_plus(busy_location)}")
     page.locator(".live-open").wait_for(timeout=15_000)
     tab = page.get_by_role("tab", name=re.compile("Anomalies"))
+    # The busy location has anomalies: wait until their count has loaded, not "(0)".
+    page.wait_for_function(
+        "() => { const t = [...document.querySelectorAll('[role=tab]')]"
+        ".find(e => e.textContent.startsWith('Anomalies'));"
+        " return t && /\\(([1-9][0-9]*)\\)/.test(t.textContent); }",
+        timeout=15_000,
+    )
     before = int(re.search(r"\((\d+)\)", tab.inner_text()).group(1))
     engine = create_engine_for(stack.env["PREEMPT_DATABASE_URL"])
     with engine.begin() as conn:

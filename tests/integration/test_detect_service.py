@@ -108,7 +108,7 @@ def test_silent_trainer_turns_ml_off_for_the_cycle_and_back_on_next_cycle(
     rows = anomaly_rows(mysql_engine)
     assert rows and not any("iforest" in r[4] for r in rows)
 
-    write_weather(mysql_engine, ids, first_s=NOW_S, last_s=NOW_S)  # one new hour
+    write_weather(mysql_engine, ids, first_s=NOW_S, last_s=NOW_S, rate_per_day=0.0)  # 1 new hour
     trainer = Trainer(settings, mysql_engine, "t1")
     try:
         on = detect.run(quick.model_copy(update={"detect": settings.detect}), bus=bus,
@@ -221,7 +221,8 @@ def test_a_retrained_model_rescans_the_recent_window_next_cycle(
     settings: Settings, mysql_engine: Engine, bus: RedisBus
 ) -> None:
     ids = seed_locations(mysql_engine, 10)
-    write_weather(mysql_engine, ids, first_s=NOW_S - 7 * 86400, last_s=NOW_S - 2 * HOUR_S)
+    write_weather(mysql_engine, ids, first_s=NOW_S - 7 * 86400, last_s=NOW_S - 2 * HOUR_S,
+                  rate_per_day=0.0)  # no dropouts: exact sample counts
     short = settings.model_copy(update={
         "detect": settings.detect.model_copy(update={"rescan_s": 6 * HOUR_S}),
         "ml": settings.ml.model_copy(update={"max_model_age_s": 1.0}),
@@ -231,7 +232,8 @@ def test_a_retrained_model_rescans_the_recent_window_next_cycle(
         detect.run(short, bus=bus, engine=mysql_engine, once=True)
         assert all(s.rescan_from is None for s in state_rows(mysql_engine))
         time.sleep(1.1)  # every model is now too old: the next job retrains them
-        write_weather(mysql_engine, ids, first_s=NOW_S - HOUR_S, last_s=NOW_S - HOUR_S)
+        write_weather(mysql_engine, ids, first_s=NOW_S - HOUR_S, last_s=NOW_S - HOUR_S,
+                      rate_per_day=0.0)
         detect.run(short, bus=bus, engine=mysql_engine, once=True)
         states = state_rows(mysql_engine)
         assert states and all(s.rescan_from is not None for s in states)
@@ -240,7 +242,7 @@ def test_a_retrained_model_rescans_the_recent_window_next_cycle(
     relaxed = short.model_copy(update={"ml": settings.ml})  # models fresh again
     trainer = Trainer(relaxed, mysql_engine, "t2")
     try:
-        write_weather(mysql_engine, ids, first_s=NOW_S, last_s=NOW_S)
+        write_weather(mysql_engine, ids, first_s=NOW_S, last_s=NOW_S, rate_per_day=0.0)
         detect.run(relaxed, bus=bus, engine=mysql_engine, once=True)
     finally:
         trainer.close()

@@ -113,7 +113,7 @@ def test_injected_anomalies_reach_the_anomalies_table(
         outcomes.append((lab["metric"], bool(hits), round(lab["magnitude"] or 0, 1)))
     # Recall is the detection core's business (bench/eval_detection.py); here: they arrive.
     assert len(caught) >= 0.3 * len(spikes), (len(caught), sorted(outcomes))
-    assert all({"seasonal", "iforest", "rules"} & set(m.split(",")) for m in caught)
+    assert all({"seasonal", "iforest", "rules", "consistency"} & set(m.split(",")) for m in caught)
     assert any("iforest" in m for v in by_key.values() for m in v.values())
     # suggestions only where a metric of a location had 3+ anomalies, one per direction
     assert suggestions

@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import threading
-from types import FrameType
 from typing import Annotated
 
 import typer
 
 from preempt.cli import ConfigOption, app, settings_from
+from preempt.commands.runtime import open_migrated_database, stop_on_signals
 from preempt.config import parse_duration_s
-from preempt.errors import ConfigError
 from preempt.observability import serve_metrics
-from preempt.services import alarms as alarm_service
-from preempt.storage import migrate as migrations
 from preempt.storage.engine import check_database, create_engine_for, describe
 
 logger = logging.getLogger(__name__)
@@ -56,18 +52,15 @@ def alarms(
         raise typer.BadParameter(str(exc), param_hint="--every") from exc
     if interval_s <= 0:
         raise typer.BadParameter("must be positive", param_hint="--every")
-    engine = create_engine_for(settings.database_url)
-    check_database(engine)
-    if not migrations.status(engine).is_current:
-        raise ConfigError(
-            f"database {describe(settings.database_url)} is not migrated: run 'preempt migrate up'"
-        )
+    engine = open_migrated_database(settings)
     serve_metrics(metrics_port)
     section = settings.alarms.model_copy(update={"interval_s": interval_s})
     stop = threading.Event()
-    _stop_on_signals(stop)
+    stop_on_signals(stop)
     logger.info("alarms: every %.0f s, %d channel(s), database %s", interval_s,
                 len(section.channels), describe(settings.database_url))
+    from preempt.services import alarms as alarm_service  # heavy: only when it runs
+
     service = alarm_service.AlarmService(section, engine=engine, stop=stop)
     try:
         if once:
@@ -109,15 +102,3 @@ def export(
     else:
         typer.echo(json.dumps(grafana_rules(rules, metric_prefix=prefix), indent=2))
 
-
-def _stop_on_signals(stop: threading.Event) -> None:
-    """First SIGTERM/SIGINT: finish the current cycle and stop; a second one: default action."""
-
-    def handle(signum: int, _frame: FrameType | None) -> None:
-        logger.info("received %s: finishing the current cycle", signal.Signals(signum).name)
-        stop.set()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)

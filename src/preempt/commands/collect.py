@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 import threading
-from types import FrameType
 from typing import Annotated
 
 import typer
@@ -20,12 +18,11 @@ from rich.progress import (
 )
 
 from preempt.cli import ConfigOption, app, settings_from
+from preempt.commands.runtime import open_migrated_database, stop_on_signals
 from preempt.config import parse_duration_s
-from preempt.errors import ConfigError
 from preempt.observability import serve_metrics
 from preempt.services import collect as collect_service
-from preempt.storage import migrate as migrations
-from preempt.storage.engine import check_database, create_engine_for, describe
+from preempt.storage.engine import describe
 from preempt.streams import open_bus
 
 logger = logging.getLogger(__name__)
@@ -51,15 +48,10 @@ def collect(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--every") from exc
     bus = open_bus(settings)
-    engine = create_engine_for(settings.database_url)
-    check_database(engine)
-    if not migrations.status(engine).is_current:
-        raise ConfigError(
-            f"database {describe(settings.database_url)} is not migrated: run 'preempt migrate up'"
-        )
+    engine = open_migrated_database(settings)
     serve_metrics(metrics_port)
     stop = threading.Event()
-    _stop_on_signals(stop)
+    stop_on_signals(stop)
     logger.info(
         "collect: %s %s, database %s",
         settings.openmeteo.url,
@@ -125,15 +117,3 @@ def _log_progress(every: int = 1000) -> collect_service.Progress:
 
     return log
 
-
-def _stop_on_signals(stop: threading.Event) -> None:
-    """First SIGTERM/SIGINT: finish the current batch and stop; a second one: default action."""
-
-    def handle(signum: int, _frame: FrameType | None) -> None:
-        logger.info("received %s: stopping after the current batch", signal.Signals(signum).name)
-        stop.set()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)

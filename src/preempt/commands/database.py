@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from preempt.cli import ConfigOption, app, settings_from
-from preempt.errors import ConfigError, InvalidInput
+from preempt.commands.runtime import open_migrated_database
+from preempt.errors import InvalidInput
 from preempt.locations_csv import parse_locations_csv
 from preempt.storage import migrate as migrations
 from preempt.storage.engine import check_database, create_engine_for, describe, ensure_database
@@ -97,12 +98,7 @@ def seed(
         raise InvalidInput(
             f"{len(parsed.problems)} invalid row(s) in {csv_path}; nothing imported (--strict)"
         )
-    engine = create_engine_for(settings.database_url)
-    check_database(engine)
-    if not migrations.status(engine).is_current:
-        raise ConfigError(
-            f"database {describe(settings.database_url)} is not migrated: run 'preempt migrate up'"
-        )
+    engine = open_migrated_database(settings)
     started = time.perf_counter()
     with engine.begin() as conn:
         inserted = insert_locations(conn, parsed.locations)

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import logging
-import signal
 import threading
-from types import FrameType
 from typing import Annotated
 
 import typer
 
 from preempt.cli import ConfigOption, app, settings_from
+from preempt.commands.runtime import open_migrated_database, stop_on_signals
 from preempt.config import parse_duration_s
 from preempt.errors import ConfigError
 from preempt.observability import serve_metrics
 from preempt.services import detect as detect_service
-from preempt.storage import migrate as migrations
-from preempt.storage.engine import check_database, create_engine_for, describe
+from preempt.storage.engine import describe
 from preempt.streams import open_bus
 
 logger = logging.getLogger(__name__)
@@ -53,15 +51,10 @@ def detect(
             update={"detect": settings.detect.model_copy(update=overrides)}
         )
     bus = open_bus(settings)
-    engine = create_engine_for(settings.database_url)
-    check_database(engine)
-    if not migrations.status(engine).is_current:
-        raise ConfigError(
-            f"database {describe(settings.database_url)} is not migrated: run 'preempt migrate up'"
-        )
+    engine = open_migrated_database(settings)
     serve_metrics(metrics_port)
     stop = threading.Event()
-    _stop_on_signals(stop)
+    stop_on_signals(stop)
     logger.info("detect: database %s, every %.0fs, method %s", describe(settings.database_url),
                 settings.detect.interval_s, settings.detect.method)
     try:
@@ -74,15 +67,3 @@ def detect(
         typer.echo(line)
     typer.echo(f"detect: {totals.line()}")
 
-
-def _stop_on_signals(stop: threading.Event) -> None:
-    """First SIGTERM/SIGINT: finish the current job and stop; a second one: default action."""
-
-    def handle(signum: int, _frame: FrameType | None) -> None:
-        logger.info("received %s: finishing the current job", signal.Signals(signum).name)
-        stop.set()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)

@@ -9,12 +9,9 @@ from typing import Annotated
 import typer
 
 from preempt.cli import ConfigOption, app, settings_from
-from preempt.commands.detect import _stop_on_signals
-from preempt.errors import ConfigError
+from preempt.commands.runtime import open_migrated_database, stop_on_signals
 from preempt.observability import serve_metrics
 from preempt.services import ml_trainer as trainer_service
-from preempt.storage import migrate as migrations
-from preempt.storage.engine import check_database, create_engine_for, describe
 from preempt.streams import open_bus
 
 logger = logging.getLogger(__name__)
@@ -37,15 +34,10 @@ def ml_trainer(
     settings = settings_from(config)
     bus = open_bus(settings)
     # The database only receives heartbeats; models and jobs never touch it.
-    engine = create_engine_for(settings.database_url)
-    check_database(engine)
-    if not migrations.status(engine).is_current:
-        raise ConfigError(
-            f"database {describe(settings.database_url)} is not migrated: run 'preempt migrate up'"
-        )
+    engine = open_migrated_database(settings)
     serve_metrics(metrics_port)
     stop = threading.Event()
-    _stop_on_signals(stop)
+    stop_on_signals(stop)
     try:
         stats = trainer_service.run(settings.ml, bus=bus, engine=engine, stop=stop,
                                     max_jobs=max_jobs, until_idle=until_idle)

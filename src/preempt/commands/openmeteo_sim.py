@@ -6,16 +6,8 @@ import logging
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from preempt.cli import app
-from preempt.openmeteo.emulator import (
-    EmulatorConfig,
-    FaultSettings,
-    RateLimits,
-    SimSettings,
-    create_app,
-)
 from preempt.simulation import ANOMALY_KINDS, AnomalyConfig
 
 logger = logging.getLogger(__name__)
@@ -62,6 +54,16 @@ def openmeteo_sim(
         anomalies = AnomalyConfig(rate_per_day=anomaly_rate, kinds=kinds)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--anomaly-kinds") from exc
+    import uvicorn  # the server stack loads only when the emulator runs
+
+    from preempt.openmeteo.emulator import (
+        EmulatorConfig,
+        FaultSettings,
+        RateLimits,
+        SimSettings,
+        create_app,
+    )
+
     config = EmulatorConfig(
         sim=SimSettings(seed=seed, anomalies=anomalies, grid_deg=grid_deg),
         rate_limit=rate_limit,

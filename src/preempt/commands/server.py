@@ -9,10 +9,9 @@ from typing import Annotated
 import typer
 
 from preempt.cli import ConfigOption, app, settings_from
-from preempt.errors import ConfigError
+from preempt.commands.runtime import open_migrated_database
 from preempt.observability import serve_metrics
-from preempt.storage import migrate as migrations
-from preempt.storage.engine import check_database, create_engine_for, describe
+from preempt.storage.engine import describe
 
 logger = logging.getLogger(__name__)
 
@@ -46,12 +45,7 @@ def server(
     import uvicorn
 
     settings = settings_from(config)
-    engine = create_engine_for(settings.database_url)
-    check_database(engine)
-    if not migrations.status(engine).is_current:
-        raise ConfigError(
-            f"database {describe(settings.database_url)} is not migrated: run 'preempt migrate up'"
-        )
+    engine = open_migrated_database(settings)
     engine.dispose()
     bind = host or settings.server.host
     listen = port or settings.server.port

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
-from types import FrameType
 from typing import Annotated
 
 import typer
 
 from preempt.cli import ConfigOption, app, settings_from
-from preempt.errors import ConfigError
+from preempt.commands.runtime import open_migrated_database, stop_on_signals
 from preempt.observability import serve_metrics
 from preempt.services import store as store_service
-from preempt.storage import migrate as migrations
-from preempt.storage.engine import check_database, create_engine_for, describe
+from preempt.storage.engine import describe
 from preempt.streams import open_bus
 
 logger = logging.getLogger(__name__)
@@ -38,15 +35,10 @@ def store(
     """Consume weather_metrics into the metrics table until SIGTERM/SIGINT."""
     settings = settings_from(config)
     bus = open_bus(settings)
-    engine = create_engine_for(settings.database_url)
-    check_database(engine)
-    if not migrations.status(engine).is_current:
-        raise ConfigError(
-            f"database {describe(settings.database_url)} is not migrated: run 'preempt migrate up'"
-        )
+    engine = open_migrated_database(settings)
     serve_metrics(metrics_port)
     stop = threading.Event()
-    _stop_on_signals(stop)
+    stop_on_signals(stop)
     logger.info("store: database %s", describe(settings.database_url))
     try:
         stats = store_service.run(settings.store, bus=bus, engine=engine, stop=stop,
@@ -56,15 +48,3 @@ def store(
         engine.dispose()
     typer.echo(f"store: {stats.line(time.monotonic() - stats.started_at)}")
 
-
-def _stop_on_signals(stop: threading.Event) -> None:
-    """First SIGTERM/SIGINT: finish the current batch and stop; a second one: default action."""
-
-    def handle(signum: int, _frame: FrameType | None) -> None:
-        logger.info("received %s: finishing the current batch", signal.Signals(signum).name)
-        stop.set()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)

@@ -198,7 +198,7 @@ def _bucket_groups(batch: SeriesBatch, bucket_locations: int) -> list[IntArray]:
 
 
 def _rules(settings: Settings) -> tuple[Rule, ...]:
-    return tuple(Rule(r.metric_type, r.operator, r.threshold, r.severity)
+    return tuple(Rule(r.metric_type, r.operator, r.threshold, r.severity, r.min_run)
                  for r in settings.detect.rules)
 
 
@@ -208,7 +208,8 @@ def _statistical(batch: SeriesBatch, split: FloatArray, s: Settings) -> Detectio
     stat: Method = "classic" if method == "classic" else "seasonal"
     det = detect(batch.times_s, batch.values, split_s=split, method=stat,
                  params=detector_params(s), rules=_rules(s),
-                 metric_types=list(batch.metric_types))
+                 metric_types=list(batch.metric_types),
+                 groups=batch.location_ids.tolist())  # T / dew point / humidity consistency
     # Recombine under the configured method; its iforest part arrives from the trainer (or
     # not: with_scores then combines what is there, i.e. statistical + rules).
     return with_scores(replace(det, method=method), {})

@@ -62,7 +62,8 @@ LOCATIONS = Counter("preempt_detect_locations_total", "Locations judged")
 
 
 def new_cycle_id(now: datetime) -> str:
-    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    """Sortable by start time, to the millisecond (two cycles can start within a second)."""
+    return f"{now:%Y%m%dT%H%M%S}.{now.microsecond // 1000:03d}Z-{secrets.token_hex(3)}"
 
 
 def plan_batches(location_ids: list[int], *, batch_locations: int,
