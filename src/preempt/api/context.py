@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import HTTPException, Request
 from pydantic import BeforeValidator
@@ -103,6 +103,19 @@ def encode_cursor(moment: datetime, row_id: int) -> str:
     """'<epoch seconds>.<microseconds>_<id>' of the last row of a page."""
     delta = moment.astimezone(UTC) - EPOCH
     return f"{delta.days * 86400 + delta.seconds}.{delta.microseconds:06d}_{row_id}"
+
+
+Row = TypeVar("Row")
+
+
+def split_page(
+    found: Sequence[Row], page: int, position: Callable[[Row], tuple[datetime, int]]
+) -> tuple[list[Row], str | None]:
+    """The first `page` rows of `found` (fetched with limit page + 1) and the cursor of the
+    next page (None when this is the last one)."""
+    rows = list(found[:page])
+    more = len(found) > page
+    return rows, encode_cursor(*position(rows[-1])) if more else None
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:

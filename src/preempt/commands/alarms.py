@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from preempt.cli import ConfigOption, app, settings_from
-from preempt.commands.runtime import open_migrated_database, stop_on_signals
+from preempt.commands.runtime import MetricsPortOption, open_migrated_database, stop_on_signals
 from preempt.config import parse_duration_s
 from preempt.observability import serve_metrics
 from preempt.storage.engine import check_database, create_engine_for, describe
@@ -36,9 +36,7 @@ def alarms(
         str | None,
         typer.Option(help="Evaluate every DURATION (e.g. 10s); default alarms.interval_s."),
     ] = None,
-    metrics_port: Annotated[
-        int, typer.Option(envvar="PREEMPT_METRICS_PORT", help="Serve Prometheus metrics (0: off).")
-    ] = 0,
+    metrics_port: MetricsPortOption = 0,
 ) -> None:
     """Evaluate new samples against the enabled rules until SIGTERM/SIGINT."""
     if ctx.invoked_subcommand is not None:

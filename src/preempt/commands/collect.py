@@ -18,7 +18,7 @@ from rich.progress import (
 )
 
 from preempt.cli import ConfigOption, app, settings_from
-from preempt.commands.runtime import open_migrated_database, stop_on_signals
+from preempt.commands.runtime import MetricsPortOption, open_migrated_database, stop_on_signals
 from preempt.config import parse_duration_s
 from preempt.observability import serve_metrics
 from preempt.services import collect as collect_service
@@ -35,9 +35,7 @@ def collect(
     every: Annotated[
         str | None, typer.Option(help="Run a cycle every DURATION (e.g. 5m); default from config.")
     ] = None,
-    metrics_port: Annotated[
-        int, typer.Option(envvar="PREEMPT_METRICS_PORT", help="Serve Prometheus metrics (0: off).")
-    ] = 0,
+    metrics_port: MetricsPortOption = 0,
 ) -> None:
     """Fetch history for new locations, back-fill gaps, then current values on a schedule."""
     if once and every:

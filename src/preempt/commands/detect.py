@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from preempt.cli import ConfigOption, app, settings_from
-from preempt.commands.runtime import open_migrated_database, stop_on_signals
+from preempt.commands.runtime import MetricsPortOption, open_migrated_database, stop_on_signals
 from preempt.config import parse_duration_s
 from preempt.errors import ConfigError
 from preempt.observability import serve_metrics
@@ -32,9 +32,7 @@ def detect(
     max_cycles: Annotated[
         int | None, typer.Option(min=1, help="Stop after planning this many cycles.")
     ] = None,
-    metrics_port: Annotated[
-        int, typer.Option(envvar="PREEMPT_METRICS_PORT", help="Serve Prometheus metrics (0: off).")
-    ] = 0,
+    metrics_port: MetricsPortOption = 0,
 ) -> None:
     """Judge new samples of every location every 10 minutes; several processes share a cycle."""
     if once and every:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from preempt.cli import ConfigOption, app, settings_from
-from preempt.commands.runtime import open_migrated_database, stop_on_signals
+from preempt.commands.runtime import MetricsPortOption, open_migrated_database, stop_on_signals
 from preempt.observability import serve_metrics
 from preempt.services import ml_trainer as trainer_service
 from preempt.streams import open_bus
@@ -20,9 +20,7 @@ logger = logging.getLogger(__name__)
 @app.command("ml-trainer")
 def ml_trainer(
     config: ConfigOption = None,
-    metrics_port: Annotated[
-        int, typer.Option(envvar="PREEMPT_METRICS_PORT", help="Serve Prometheus metrics (0: off).")
-    ] = 0,
+    metrics_port: MetricsPortOption = 0,
     max_jobs: Annotated[
         int | None, typer.Option(min=1, help="Stop after answering this many jobs.")
     ] = None,

@@ -6,7 +6,9 @@ import logging
 import signal
 import threading
 from types import FrameType
+from typing import Annotated
 
+import typer
 from sqlalchemy.engine import Engine
 
 from preempt.config import Settings
@@ -15,6 +17,10 @@ from preempt.storage import migrate as migrations
 from preempt.storage.engine import check_database, create_engine_for, describe
 
 logger = logging.getLogger(__name__)
+
+MetricsPortOption = Annotated[
+    int, typer.Option(envvar="PREEMPT_METRICS_PORT", help="Serve Prometheus metrics (0: off).")
+]
 
 
 def open_migrated_database(settings: Settings, **engine_kwargs: object) -> Engine:

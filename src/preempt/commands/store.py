@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from preempt.cli import ConfigOption, app, settings_from
-from preempt.commands.runtime import open_migrated_database, stop_on_signals
+from preempt.commands.runtime import MetricsPortOption, open_migrated_database, stop_on_signals
 from preempt.observability import serve_metrics
 from preempt.services import store as store_service
 from preempt.storage.engine import describe
@@ -22,9 +22,7 @@ logger = logging.getLogger(__name__)
 @app.command("store")
 def store(
     config: ConfigOption = None,
-    metrics_port: Annotated[
-        int, typer.Option(envvar="PREEMPT_METRICS_PORT", help="Serve Prometheus metrics (0: off).")
-    ] = 0,
+    metrics_port: MetricsPortOption = 0,
     max_batches: Annotated[
         int | None, typer.Option(min=1, help="Stop after this many batches.")
     ] = None,

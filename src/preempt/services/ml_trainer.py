@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal
 
 import numpy as np
 from prometheus_client import Counter, Gauge, Histogram
@@ -44,6 +44,7 @@ from preempt.detection.robust import FloatArray, nan_mad, nan_median, score_from
 from preempt.detection.seasonal import fit_seasonal
 from preempt.errors import InvalidMessage, UpstreamError
 from preempt.services.store import consumer_name
+from preempt.services.waiting import Stopped, T, retry_upstream, sleep_or_stop
 from preempt.storage.heartbeats import Status, record_heartbeat
 from preempt.streams import Entry, StreamBus, names, send_reply
 from preempt.streams.messages import MLJob, MLResult, pack_array, scored_mask
@@ -249,11 +250,6 @@ class TrainerStats:
                 f"dead letters {self.dead_letters:,}, claimed {self.claimed:,}")
 
 
-class _Stopped(Exception):
-    """The stop flag was set while waiting on Redis."""
-
-
-T = TypeVar("T")
 Outcome = Literal["answered", "idle", "stopped"]
 
 
@@ -314,7 +310,7 @@ class TrainerService:
             for entry in entries:
                 self._handle(entry)
             self._housekeeping()
-        except _Stopped:
+        except Stopped:
             return "stopped"
         return "answered" if entries else "idle"
 
@@ -428,20 +424,10 @@ class TrainerService:
             logger.warning("heartbeat not recorded: %s", str(exc).splitlines()[0])
 
     def _retry(self, what: str, call: Callable[[], T]) -> T:
-        attempt = 0
-        while True:
-            try:
-                return call()
-            except UpstreamError as exc:
-                attempt += 1
-                delay = min(30.0, 0.25 * 2 ** min(attempt - 1, 10))
-                logger.warning("%s failed (attempt %d), retrying in %.1fs: %s",
-                               what, attempt, delay, exc)
-                self._sleep(delay)
+        return retry_upstream(what, call, stop=self.stop)
 
     def _sleep(self, seconds: float) -> None:
-        if self.stop.wait(seconds):
-            raise _Stopped
+        sleep_or_stop(self.stop, seconds)
 
 
 def run(

@@ -12,9 +12,9 @@ from preempt.api.context import (
     IsoDateTime,
     clamp_limit,
     decode_cursor,
-    encode_cursor,
     read_conn,
     require_location,
+    split_page,
     to_utc,
     write_conn,
 )
@@ -65,9 +65,7 @@ def get_anomalies(
     found = list_anomalies(conn, location, limit=page + 1, filters=filters, before=before)
     if not found:  # an empty page: is it the location that is unknown?
         require_location(get_location_by_name(conn, location), location)
-    more = len(found) > page
-    found = found[:page]
-    next_cursor = encode_cursor(found[-1].timestamp, found[-1].id) if more else None
+    found, next_cursor = split_page(found, page, lambda row: (row.timestamp, row.id))
     return json_response({
         "location": location, "count": len(found),
         "anomalies": [anomaly_dict(a) for a in found], "next_cursor": next_cursor,

@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
 
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy.engine import Engine
@@ -28,6 +27,7 @@ from preempt.errors import InvalidMessage, UpstreamError
 from preempt.services.detect.judge import JobContext, judge_locations
 from preempt.services.detect.ml_client import MLClient
 from preempt.services.store import consumer_name
+from preempt.services.waiting import Stopped, T, retry_upstream, sleep_or_stop
 from preempt.storage.detect_state import (
     JobFigures,
     all_location_ids,
@@ -122,11 +122,6 @@ class DetectTotals:
                 f"suggestions {f.suggestions_new:,} new / {f.suggestions_updated:,} updated")
 
 
-class _Stopped(Exception):
-    """The stop flag was set while waiting."""
-
-
-T = TypeVar("T")
 
 
 class DetectService:
@@ -177,7 +172,7 @@ class DetectService:
                     break
                 if until_idle and not busy and self._cycle is None:
                     break
-        except _Stopped:
+        except Stopped:
             pass
         finally:
             if self._cycle is not None:
@@ -404,20 +399,10 @@ class DetectService:
             logger.warning("heartbeat not recorded: %s", str(exc).splitlines()[0])
 
     def _retry(self, what: str, call: Callable[[], T]) -> T:
-        attempt = 0
-        while True:
-            try:
-                return call()
-            except UpstreamError as exc:
-                attempt += 1
-                delay = min(30.0, 0.25 * 2 ** min(attempt - 1, 10))
-                logger.warning("%s failed (attempt %d), retrying in %.1fs: %s",
-                               what, attempt, delay, exc)
-                self._sleep(delay)
+        return retry_upstream(what, call, stop=self.stop)
 
     def _sleep(self, seconds: float) -> None:
-        if self.stop.wait(seconds):
-            raise _Stopped
+        sleep_or_stop(self.stop, seconds)
 
 
 def _epoch(moment: datetime) -> float:

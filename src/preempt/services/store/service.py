@@ -23,6 +23,7 @@ from sqlalchemy.exc import (
 from preempt.config import StoreSettings
 from preempt.errors import UpstreamError
 from preempt.services.store.parse import Parsed, parse_entries
+from preempt.services.waiting import Stopped, backoff_s, retry_upstream, sleep_or_stop
 from preempt.storage.heartbeats import Status, record_heartbeat
 from preempt.storage.metrics import SampleColumns, write_columns
 from preempt.streams import Entry, StreamBus, consumer_name, names
@@ -70,10 +71,6 @@ class StoreStats:
                 f"batches, {elapsed_s:.1f}s ({rate:,.0f} rows/s); lag {lag}, pending {pending}, "
                 f"dead letters {self.dead_letters:,}, claimed {self.claimed:,}, "
                 f"db retries {self.db_retries:,}")
-
-
-class _Stopped(Exception):
-    """The stop flag was set while waiting on a failed dependency."""
 
 
 T = TypeVar("T")
@@ -125,7 +122,7 @@ class StoreService:
                     break
                 if max_batches is not None and self.totals.batches >= max_batches:
                     break
-        except _Stopped:
+        except Stopped:
             pass
         except BaseException:
             status = "error"  # no policy for it: logged by the caller, the supervisor restarts
@@ -163,7 +160,7 @@ class StoreService:
             self._ack(entries)
             self._count(entries, written, len(poison), time.perf_counter() - started)
             self._housekeeping()
-        except _Stopped:
+        except Stopped:
             return "stopped"
         return "stored"
 
@@ -326,25 +323,15 @@ class StoreService:
     # --- waiting ---------------------------------------------------------------------------
 
     def _retry(self, what: str, call: Callable[[], T]) -> T:
-        """Call until Redis answers; raise _Stopped if asked to stop meanwhile."""
-        attempt = 0
-        while True:
-            try:
-                return call()
-            except UpstreamError as exc:
-                attempt += 1
-                REDIS_ERRORS.inc()
-                delay = self._backoff_s(attempt)
-                logger.warning("%s on %s failed (attempt %d), retrying in %.1fs: %s",
-                               what, self.stream, attempt, delay, exc)
-                self._sleep(delay)
+        """Call until Redis answers; raise Stopped if asked to stop meanwhile."""
+        return retry_upstream(f"{what} on {self.stream}", call, stop=self.stop,
+                              max_s=self.settings.retry_max_s, on_failure=REDIS_ERRORS.inc)
 
     def _backoff_s(self, attempt: int) -> float:
-        return float(min(self.settings.retry_max_s, 0.25 * 2 ** min(attempt - 1, 10)))
+        return backoff_s(attempt, max_s=self.settings.retry_max_s)
 
     def _sleep(self, seconds: float) -> None:
-        if self.stop.wait(seconds):
-            raise _Stopped
+        sleep_or_stop(self.stop, seconds)
 
 
 def _db_reason(exc: DBAPIError) -> str:
