@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from typing import Annotated
 
 import typer
 
 from preempt.cli import ConfigOption, app, settings_from
-from preempt.commands.runtime import MetricsPortOption, open_migrated_database, stop_on_signals
+from preempt.commands.runtime import MetricsPortOption, open_migrated_database, service_stop_event
 from preempt.config import parse_duration_s
 from preempt.observability import serve_metrics
 from preempt.storage.engine import check_database, create_engine_for, describe
@@ -53,8 +52,7 @@ def alarms(
     engine = open_migrated_database(settings)
     serve_metrics(metrics_port)
     section = settings.alarms.model_copy(update={"interval_s": interval_s})
-    stop = threading.Event()
-    stop_on_signals(stop)
+    stop = service_stop_event()
     logger.info("alarms: every %.0f s, %d channel(s), database %s", interval_s,
                 len(section.channels), describe(settings.database_url))
     from preempt.services import alarms as alarm_service  # heavy: only when it runs

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import threading
 from typing import Annotated
 
 import typer
@@ -18,7 +17,7 @@ from rich.progress import (
 )
 
 from preempt.cli import ConfigOption, app, settings_from
-from preempt.commands.runtime import MetricsPortOption, open_migrated_database, stop_on_signals
+from preempt.commands.runtime import MetricsPortOption, open_migrated_database, service_stop_event
 from preempt.config import parse_duration_s
 from preempt.observability import serve_metrics
 from preempt.services import collect as collect_service
@@ -48,8 +47,7 @@ def collect(
     bus = open_bus(settings)
     engine = open_migrated_database(settings)
     serve_metrics(metrics_port)
-    stop = threading.Event()
-    stop_on_signals(stop)
+    stop = service_stop_event()
     logger.info(
         "collect: %s %s, database %s",
         settings.openmeteo.url,

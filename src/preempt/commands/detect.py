@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Annotated
 
 import typer
 
 from preempt.cli import ConfigOption, app, settings_from
-from preempt.commands.runtime import MetricsPortOption, open_migrated_database, stop_on_signals
+from preempt.commands.runtime import MetricsPortOption, open_migrated_database, service_stop_event
 from preempt.config import parse_duration_s
 from preempt.errors import ConfigError
 from preempt.observability import serve_metrics
@@ -51,8 +50,7 @@ def detect(
     bus = open_bus(settings)
     engine = open_migrated_database(settings)
     serve_metrics(metrics_port)
-    stop = threading.Event()
-    stop_on_signals(stop)
+    stop = service_stop_event()
     logger.info("detect: database %s, every %.0fs, method %s", describe(settings.database_url),
                 settings.detect.interval_s, settings.detect.method)
     try:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Annotated
 
 import typer
 
 from preempt.cli import ConfigOption, app, settings_from
-from preempt.commands.runtime import MetricsPortOption, open_migrated_database, stop_on_signals
+from preempt.commands.runtime import MetricsPortOption, open_migrated_database, service_stop_event
 from preempt.observability import serve_metrics
 from preempt.services import ml_trainer as trainer_service
 from preempt.streams import open_bus
@@ -34,8 +33,7 @@ def ml_trainer(
     # The database only receives heartbeats; models and jobs never touch it.
     engine = open_migrated_database(settings)
     serve_metrics(metrics_port)
-    stop = threading.Event()
-    stop_on_signals(stop)
+    stop = service_stop_event()
     try:
         stats = trainer_service.run(settings.ml, bus=bus, engine=engine, stop=stop,
                                     max_jobs=max_jobs, until_idle=until_idle)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from typing import Annotated
 
 import typer
 
 from preempt.cli import ConfigOption, app, settings_from
-from preempt.commands.runtime import MetricsPortOption, open_migrated_database, stop_on_signals
+from preempt.commands.runtime import MetricsPortOption, open_migrated_database, service_stop_event
 from preempt.observability import serve_metrics
 from preempt.services import store as store_service
 from preempt.storage.engine import describe
@@ -35,8 +34,7 @@ def store(
     bus = open_bus(settings)
     engine = open_migrated_database(settings)
     serve_metrics(metrics_port)
-    stop = threading.Event()
-    stop_on_signals(stop)
+    stop = service_stop_event()
     logger.info("store: database %s", describe(settings.database_url))
     try:
         stats = store_service.run(settings.store, bus=bus, engine=engine, stop=stop,

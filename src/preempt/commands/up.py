@@ -13,6 +13,7 @@ import uvicorn
 
 from preempt.cli import ConfigOption, app
 from preempt.config import Settings, load_settings
+from preempt.memory import trim_periodically, tune_allocator
 from preempt.services.all_in_one import probe_open_meteo, seed_if_empty, start_services
 from preempt.storage import migrate as migrations
 from preempt.storage.engine import check_database, create_engine_for, describe, ensure_database
@@ -43,6 +44,7 @@ def up(
     = DEFAULT_CSV,
 ) -> None:
     """Run every service in one process: collect, store, detect, ML trainer, alarms, API."""
+    tune_allocator()  # before any thread starts
     overrides: dict[str, object] = {}
     if demo:
         overrides = {**DEMO_BUDGET,
@@ -54,6 +56,7 @@ def up(
     migrations.upgrade(engine)
     seed_if_empty(engine, csv_path)
     stop = threading.Event()
+    trim_periodically(stop)
     if demo:
         _start_emulator(sim_port, seed=sim_seed, anomaly_rate=anomaly_rate, stop=stop)
     else:
