@@ -25,6 +25,8 @@ from typing import Any
 
 import pytest
 
+from tests.cli_helpers import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 DIST = REPO / "frontend" / "dist"
 ARTIFACTS = REPO / "test-artifacts"
@@ -46,12 +48,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.e2e)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_http(url: str, timeout_s: float = 60.0) -> None:

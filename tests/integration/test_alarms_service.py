@@ -4,7 +4,6 @@ the real evaluation loop, real deliveries to a local HTTP receiver and a local S
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +28,7 @@ from preempt.storage.locations import insert_locations, list_locations
 from preempt.storage.metrics import write_samples
 from preempt.storage.suggestions import get_suggestion, upsert_suggestions
 from preempt.storage.tables import alarm_cursor, alarm_deliveries, alarm_history, metrics
+from tests.cli_helpers import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -99,12 +99,6 @@ class MailBox:
         message = message_from_bytes(envelope.content, policy=policy.default)
         self.messages.append((envelope.rcpt_tos, message))
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --- helpers ----------------------------------------------------------------------------------

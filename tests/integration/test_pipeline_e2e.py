@@ -7,7 +7,6 @@ flagged by the right methods; suggestions appear where a metric had 3+ anomalies
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,21 +21,15 @@ from sqlalchemy.engine import Engine
 
 from preempt.storage.locations import list_locations
 from preempt.storage.tables import alarm_suggestions, anomalies, detect_cycle_jobs
-from tests.cli_helpers import REPO, run_preempt
+from tests.cli_helpers import REPO, free_port, run_preempt
 from tests.integration.test_detect_support import METRICS, seed_locations
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture()
 def emulator() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "preempt", "openmeteo-sim", "--port", str(port), "--seed", "11",
          "--anomaly-rate", "0.4", "--anomaly-kinds", "spike,extreme_heat,level_shift",
