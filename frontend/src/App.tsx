@@ -107,7 +107,7 @@ export function App() {
         reloadSuggestions();
         if (e.data.status === "accepted") reloadAlarms();
       } else if (e.type.startsWith("alarm") && mine && locName) {
-        reloadAlarms(); // the stream does not carry alarm transitions yet: polling below covers them
+        reloadAlarms(); // a state change of one of this location's alarms
       } else if (e.type === "heartbeat") {
         reloadHealth();
       }
@@ -128,9 +128,9 @@ export function App() {
     return () => { window.clearInterval(h); window.clearInterval(m); };
   }, [health.reload, metrics.reload, locName]); // eslint-disable-line react-hooks/exhaustive-deps
 
-  // Alarm states change with every collect and the event stream has no alarm events: poll the
-  // rules every 30 s while their tab is open, and refresh them at once when it is opened (the
-  // first load, with the page, is fresh already).
+  // State changes arrive as alarm events; while the tab is open a 30 s poll also catches what
+  // events do not carry (a silence running out) and a broken stream. Opening the tab refreshes
+  // at once (the first load, with the page, is fresh already).
   const alarmsTabOpen = url.tab === "alarms" && locName !== null;
   const mounted = useRef(false);
   useEffect(() => {

@@ -8,7 +8,7 @@ export interface LiveEvent {
   data: Record<string, unknown>;
 }
 
-// The server sends: anomaly, anomaly_feedback, suggestion (alarm state changes come with alarms).
+// The server sends: anomaly, anomaly_feedback, suggestion, alarm (a state change).
 const EVENT_TYPES = ["anomaly", "anomaly_feedback", "suggestion", "alarm", "message"];
 
 /** Server-sent events from /events (EventSource reconnects by itself). */

@@ -1,7 +1,9 @@
-"""GET /events: server-sent events of new anomalies, anomaly feedback and suggestion changes.
+"""GET /events: server-sent events of new anomalies, anomaly feedback, suggestion changes and
+alarm state changes.
 
-Polls the database by anomaly id and updated_at, so it sees what any detect process wrote,
-embedded or distributed. Each event's id resumes the stream (Last-Event-ID).
+Polls the database by anomaly id, updated_at and alarm transition id, so it sees what any detect
+or alarms process wrote, embedded or distributed. Each event's id resumes the stream
+(Last-Event-ID).
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from preempt.api.alarms_routes import transition_dict
 from preempt.api.context import ApiContext, context, invalid, not_found_location
 from preempt.api.render import anomaly_dict, suggestion_dict
+from preempt.storage.alarms import transitions_after
 from preempt.storage.anomalies import anomalies_after, anomalies_changed
 from preempt.storage.locations import get_location_by_name
 from preempt.storage.suggestions import suggestions_changed
-from preempt.storage.tables import alarm_suggestions, anomalies
+from preempt.storage.tables import alarm_history, alarm_suggestions, anomalies
 
 router = APIRouter(tags=["events"])
 
@@ -34,24 +38,26 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 @dataclass
 class FeedCursor:
-    """Where the feed stands: last anomaly id seen and the change times polled from."""
+    """Where the feed stands: last anomaly id seen, the change times polled from and the last
+    alarm transition id seen."""
 
     after_id: int
     anomalies_since: datetime
     suggestions_since: datetime
+    alarms_after: int
     seen: set[tuple[str, int, datetime, int]] = field(default_factory=set)
 
     def token(self) -> str:
         return (f"{self.after_id}.{int(self.anomalies_since.timestamp())}."
-                f"{int(self.suggestions_since.timestamp())}")
+                f"{int(self.suggestions_since.timestamp())}.{self.alarms_after}")
 
     @classmethod
     def parse(cls, token: str) -> FeedCursor:
         parts = token.split(".")
-        if len(parts) != 3 or not all(p.isdigit() and len(p) <= 18 for p in parts):
+        if len(parts) != 4 or not all(p.isdigit() and len(p) <= 18 for p in parts):
             raise invalid("header.last-event-id", "not an event id from this stream")
         return cls(int(parts[0]), datetime.fromtimestamp(min(int(parts[1]), 2**33), UTC),
-                   datetime.fromtimestamp(min(int(parts[2]), 2**33), UTC))
+                   datetime.fromtimestamp(min(int(parts[2]), 2**33), UTC), int(parts[3]))
 
 
 def _start(ctx: ApiContext) -> FeedCursor:
@@ -60,8 +66,9 @@ def _start(ctx: ApiContext) -> FeedCursor:
             sa.select(sa.func.max(anomalies.c.id), sa.func.max(anomalies.c.updated_at))
         ).one()
         s_max = conn.execute(sa.select(sa.func.max(alarm_suggestions.c.updated_at))).scalar()
+        h_max = conn.execute(sa.select(sa.func.max(alarm_history.c.id))).scalar()
     cursor = FeedCursor(int(max_id or 0), (a_max or EPOCH).replace(tzinfo=UTC),
-                        (s_max or EPOCH).replace(tzinfo=UTC))
+                        (s_max or EPOCH).replace(tzinfo=UTC), int(h_max or 0))
     _poll(ctx, cursor)  # what is already there is history, not news
     return cursor
 
@@ -73,6 +80,7 @@ def _poll(ctx: ApiContext, cursor: FeedCursor) -> list[tuple[str, dict[str, Any]
         fresh = anomalies_after(conn, after_id=cursor.after_id)
         changed = anomalies_changed(conn, since=cursor.anomalies_since, max_id=cursor.after_id)
         suggestions = suggestions_changed(conn, since=cursor.suggestions_since)
+        transitions = transitions_after(conn, after_id=cursor.alarms_after)
     # A change is (row, updated_at, content): updated_at alone has one-second resolution on
     # MySQL, so two changes within a second differ only by content.
     for a in fresh:
@@ -91,6 +99,9 @@ def _poll(ctx: ApiContext, cursor: FeedCursor) -> list[tuple[str, dict[str, Any]
         if key not in cursor.seen:
             cursor.seen.add(key)
             out.append(("suggestion", suggestion_dict(s)))
+    for h in transitions:  # rows are immutable and ids increase: the id alone dedupes
+        cursor.alarms_after = max(cursor.alarms_after, h.id)
+        out.append(("alarm", transition_dict(h)))
     oldest = min(cursor.anomalies_since, cursor.suggestions_since)
     cursor.seen = {k for k in cursor.seen if k[2] >= oldest}
     return out
@@ -105,7 +116,8 @@ def _frame(event: str, event_id: str, data: dict[str, Any]) -> bytes:
     "/events",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}},
-                     "description": "Events: anomaly, anomaly_feedback, suggestion."}},
+                     "description": "Events: anomaly, anomaly_feedback, suggestion, alarm "
+                                    "(a state change, as in /alarm-history)."}},
 )
 async def get_events(
     request: Request,
@@ -113,9 +125,10 @@ async def get_events(
                                  description="Only events of this location."),
     timeout_s: float | None = Query(None, gt=0, le=86400,
                                     description="Close the stream after this long."),
-    last_event_id: str | None = Header(None, pattern=r"^\d{1,18}\.\d{1,18}\.\d{1,18}$"),
+    last_event_id: str | None = Header(None, pattern=r"^\d{1,18}\.\d{1,18}\.\d{1,18}\.\d{1,18}$"),
 ) -> StreamingResponse:
-    """A text/event-stream; each `data:` is the anomaly or suggestion as in the list endpoints."""
+    """A text/event-stream; each `data:` is the anomaly, suggestion or alarm transition as in
+    the list endpoints."""
     ctx = context(request)
     if location is not None:
         with ctx.engine.connect() as conn:
