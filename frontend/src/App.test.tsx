@@ -1,4 +1,4 @@
-import { render, screen, within } from "@testing-library/react";
+import { render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { App } from "./App";
 
@@ -17,7 +17,8 @@ const alarmJson = {
   state: "firing", state_changed_at: "2026-12-02T00:05:00", last_value: 70, last_sample_at: "2026-12-02T00:05:00",
 };
 
-function fakeServer(acceptAuth: string) {
+/** `readAuth`: the Authorization every read must carry (a server with `reads_open: false`). */
+function fakeServer(acceptAuth: string, readAuth?: string) {
   const calls: { url: string; init?: RequestInit }[] = [];
   let accepted = false;
   let silenced = false;
@@ -27,6 +28,11 @@ function fakeServer(acceptAuth: string) {
     const url = String(input);
     calls.push({ url, init });
     const path = url.split("?")[0];
+    const auth = new Headers(init?.headers).get("Authorization");
+    if (readAuth && path !== "/api/health" && (init?.method ?? "GET") === "GET" && auth !== readAuth) {
+      const detail = auth ? "invalid bearer token" : "missing bearer token: send 'Authorization: Bearer <token>' (role viewer or higher)";
+      return json({ detail, errors: [] }, 401);
+    }
     if (path === "/api/locations") {
       return json({ count: 1, locations: [{ id: 1, name: "Tokyo", latitude: 35.7, longitude: 139.7, country_code: "JP", timezone: "Asia/Tokyo" }] });
     }
@@ -38,7 +44,6 @@ function fakeServer(acceptAuth: string) {
     if (path === "/api/anomalies") return json({ location: "Tokyo", count: 0, anomalies: [], next_cursor: null });
     if (path === "/api/alarm-suggestions") return json({ location: "Tokyo", count: 1, suggestions: [suggestionJson("open")], next_cursor: null });
     if (path === "/api/alarm-suggestions/7/accept") {
-      const auth = new Headers(init?.headers).get("Authorization");
       if (auth === acceptAuth) accepted = true;
       return auth === acceptAuth
         ? json(suggestionJson("accepted"))
@@ -58,6 +63,11 @@ function fakeServer(acceptAuth: string) {
   });
   vi.stubGlobal("fetch", fetchMock);
   return calls;
+}
+
+async function submitToken(dialog: HTMLElement, token: string) {
+  await userEvent.type(within(dialog).getByLabelText("API token"), token);
+  await userEvent.click(within(dialog).getByRole("button", { name: "Save and retry" }));
 }
 
 describe("App", () => {
@@ -107,5 +117,49 @@ describe("App", () => {
     const post = calls.find((c) => c.url === "/api/alarm-silences" && c.init?.method === "POST");
     expect(JSON.parse(String(post?.init?.body))).toMatchObject({ alarm_id: 3, duration_minutes: 60 });
     expect(within(rule).getByRole("button", { name: "Unsilence" })).toBeInTheDocument();
+  });
+
+  describe("with closed reads", () => {
+    const locationCalls = (calls: { url: string }[]) => calls.filter((c) => c.url === "/api/locations").length;
+
+    it("asks once for a viewer token, asks again after a wrong one, then loads with it", async () => {
+      const calls = fakeServer("Bearer view", "Bearer view");
+      render(<App />);
+      let dialog = await screen.findByRole("dialog", { name: "Access token needed" });
+      expect(screen.getAllByRole("dialog")).toHaveLength(1); // one dialog for all the refused reads
+      expect(dialog).toHaveTextContent(/Reads on this server need a viewer token/);
+      expect(dialog).toHaveTextContent("missing bearer token");
+      await submitToken(dialog, "nope");
+      dialog = await screen.findByRole("dialog", { name: "Access token needed" });
+      await within(dialog).findByText(/The server said: invalid bearer token/);
+      await submitToken(dialog, "view");
+      expect(await screen.findByRole("listitem")).toHaveTextContent("Wind above 62");
+      expect(screen.queryByRole("dialog")).not.toBeInTheDocument();
+      expect(window.localStorage.getItem("preempt.token")).toBe("view");
+      expect(locationCalls(calls)).toBe(3); // first load, wrong token, right token: no loop
+      const last = calls.filter((c) => c.url === "/api/locations").at(-1);
+      expect(new Headers(last?.init?.headers).get("Authorization")).toBe("Bearer view");
+    });
+
+    it("after cancel shows the error and a way to enter a token later, without asking again", async () => {
+      const calls = fakeServer("Bearer view", "Bearer view");
+      render(<App />);
+      const dialog = await screen.findByRole("dialog", { name: "Access token needed" });
+      await userEvent.click(within(dialog).getByRole("button", { name: "Cancel" }));
+      expect(screen.queryByRole("dialog")).not.toBeInTheDocument();
+      expect(screen.getAllByText(/Could not load: missing bearer token/).length).toBeGreaterThan(0);
+      const banner = screen.getByText(/reads on this server need a viewer token/).closest("[role=alert]");
+      expect(banner).not.toBeNull();
+      const retry = within(screen.getByRole("complementary", { name: "Locations" })).getByRole("button", { name: "Retry" });
+      await userEvent.click(retry);
+      await waitFor(() => expect(locationCalls(calls)).toBe(2));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(screen.queryByRole("dialog")).not.toBeInTheDocument(); // a retry does not reopen it
+      await userEvent.click(within(banner as HTMLElement).getByRole("button", { name: "Enter token" }));
+      await submitToken(await screen.findByRole("dialog", { name: "Access token needed" }), "view");
+      expect(await screen.findByRole("listitem")).toHaveTextContent("Wind above 62");
+      expect(screen.queryByText(/reads on this server need a viewer token/)).not.toBeInTheDocument();
+      expect(locationCalls(calls)).toBe(3);
+    });
   });
 });

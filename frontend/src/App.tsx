@@ -1,5 +1,5 @@
 import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { api, ApiError, setToken } from "./api/client";
+import { api, ApiError, isAuthError, setToken } from "./api/client";
 import type { Alarm, Anomaly, AnomalyStatus, Silence, Suggestion, SuggestionStatus } from "./api/types";
 import { AlarmsList } from "./components/AlarmsList";
 import { AnomaliesTable } from "./components/AnomaliesTable";
@@ -15,6 +15,7 @@ import { useAsync } from "./hooks/useAsync";
 import { useEventStream, type LiveEvent } from "./hooks/useEventStream";
 import { useLatest } from "./hooks/useLatest";
 import { useNow } from "./hooks/useNow";
+import { useReadAccess } from "./hooks/useReadAccess";
 import { RANGE_HOURS, useUrlState, type UrlState } from "./hooks/useUrlState";
 import { formatAgo, formatClock, formatUtcOffset } from "./lib/format";
 import { metricLabel, sortMetrics } from "./lib/metrics";
@@ -72,6 +73,7 @@ export function App() {
   const suggestions = useAsync(locName ? (s) => api.suggestions(locName, s) : null, [locName]);
   const alarms = useAsync(locName ? (s) => api.alarms(locName, s) : null, [locName]);
   const silences = useAsync(locName ? (s) => api.silences(s) : null, [locName]);
+  const readAccess = useReadAccess([locations, health, overview, metrics, anomalies, suggestions, alarms, silences]);
 
   const [anomalyStatus, setAnomalyStatus] = useState<Map<number, AnomalyStatus>>(new Map());
   const [suggestionStatus, setSuggestionStatus] = useState<Map<number, SuggestionStatus>>(new Map());
@@ -155,7 +157,7 @@ export function App() {
           await action();
           done();
         } catch (err) {
-          if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
+          if (isAuthError(err)) {
             setPending({ message: err.message, retry: attempt });
           } else {
             notify(`Could not save: ${err instanceof Error ? err.message : String(err)}`, "error");
@@ -284,11 +286,23 @@ export function App() {
               system {health.data.status} · collect {formatAgo(health.data.lastCollect, now)}
             </button>
           )}
-          <span className={`live live-${live}`} title="Live updates (server-sent events)">
+          <span
+            className={`live live-${live}`}
+            title={live === "closed" && readAccess.error ? "Live updates need a viewer token" : "Live updates (server-sent events)"}
+          >
             <span className="live-dot" aria-hidden /> {live === "open" ? "live" : live === "connecting" ? "connecting…" : "offline"}
           </span>
         </div>
       </header>
+
+      {readAccess.error && !readAccess.asking && (
+        <div className="auth-banner" role="alert">
+          <span>Data hidden: reads on this server need a viewer token.</span>
+          <button type="button" className="btn btn-small" onClick={readAccess.ask}>
+            Enter token
+          </button>
+        </div>
+      )}
 
       <div className="layout">
         <aside className="side" aria-label="Locations">
@@ -482,8 +496,9 @@ export function App() {
           onClose={() => setOpenAnomaly(null)}
         />
       )}
-      {pending && (
+      {pending ? (
         <TokenDialog
+          key="write"
           message={pending.message}
           onCancel={() => setPending(null)}
           onSubmit={(token) => {
@@ -492,6 +507,13 @@ export function App() {
             setPending(null);
             void retry();
           }}
+        />
+      ) : readAccess.asking && readAccess.error && (
+        <TokenDialog
+          key="read"
+          message={`Reads on this server need a viewer token (or editor or admin). The server said: ${readAccess.error.message}.`}
+          onCancel={readAccess.cancel}
+          onSubmit={readAccess.submit}
         />
       )}
     </div>

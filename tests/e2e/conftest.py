@@ -18,7 +18,9 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from hashlib import sha256
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,8 @@ DIST = REPO / "frontend" / "dist"
 ARTIFACTS = REPO / "test-artifacts"
 PREEMPT = str(Path(sys.executable).with_name("preempt"))
 EDITOR_TOKEN = "e2e-editor-token-not-a-secret"
+VIEWER_TOKEN = "e2e-viewer-token-not-a-secret"
+AXE = REPO / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -50,11 +54,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-def wait_http(url: str, timeout_s: float = 60.0) -> None:
+def authorized(url: str, token: str | None) -> urllib.request.Request:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return urllib.request.Request(url, headers=headers)
+
+
+def wait_http(url: str, timeout_s: float = 60.0, token: str | None = None) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=2):
+            with urllib.request.urlopen(authorized(url, token), timeout=2):
                 return
         except OSError:
             if time.monotonic() > deadline:
@@ -199,10 +208,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Stack:
                     "auth": {
                         "tokens": [
                             {
-                                "name": "e2e-editor",
-                                "role": "editor",
-                                "sha256": sha256(EDITOR_TOKEN.encode()).hexdigest(),
+                                "name": f"e2e-{role}",
+                                "role": role,
+                                "sha256": sha256(token.encode()).hexdigest(),
                             }
+                            for role, token in (("editor", EDITOR_TOKEN), ("viewer", VIEWER_TOKEN))
                         ]
                     },
                 },
@@ -241,27 +251,44 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Stack:
     return Stack(env=env, workdir=work, fill_mode=mode, fill_summary=summary)
 
 
-@pytest.fixture(scope="session")
-def server(stack: Stack) -> Iterator[str]:
-    """`preempt server` on a free port; yields its base URL."""
+@contextmanager
+def serve(env: dict[str, str], log: Path, token: str | None = None) -> Iterator[str]:
+    """`preempt server` on a free port with `env`; yields its base URL. `token` for warm-up
+    requests when reads are closed."""
     port = free_port()
-    proc = start(
-        [PREEMPT, "server", "--host", "127.0.0.1", "--port", str(port)],
-        stack.env,
-        stack.workdir / "server.log",
-    )
+    proc = start([PREEMPT, "server", "--host", "127.0.0.1", "--port", str(port)], env, log)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{base}/health")
         for path in ("/", "/api/locations", "/api/overview?hours=72"):  # warm up, then measure
-            wait_http(f"{base}{path}")
+            wait_http(f"{base}{path}", token=token)
         yield base
     finally:
         stop(proc)
 
 
-def api_get(base: str, path: str) -> Any:
-    with urllib.request.urlopen(f"{base}{path}", timeout=10) as res:
+@pytest.fixture(scope="session")
+def server(stack: Stack) -> Iterator[str]:
+    """`preempt server` on a free port; yields its base URL."""
+    with serve(stack.env, stack.workdir / "server.log") as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def closed_server(stack: Stack) -> Iterator[str]:
+    """A second server on the same database with `server.auth.reads_open: false`: every read,
+    /events included, needs a viewer token (VIEWER_TOKEN) or higher."""
+    config = json.loads(Path(stack.env["PREEMPT_CONFIG"]).read_text())
+    config["server"]["auth"]["reads_open"] = False
+    closed = stack.workdir / "config-closed-reads.yaml"
+    closed.write_text(json.dumps(config))
+    env = {**stack.env, "PREEMPT_CONFIG": str(closed)}
+    with serve(env, stack.workdir / "server-closed-reads.log", token=VIEWER_TOKEN) as base:
+        yield base
+
+
+def api_get(base: str, path: str, token: str | None = None) -> Any:
+    with urllib.request.urlopen(authorized(f"{base}{path}", token), timeout=10) as res:
         return json.loads(res.read())
 
 
@@ -293,15 +320,30 @@ def browser() -> Iterator[Any]:
         instance.close()
 
 
-@pytest.fixture
-def page(browser: Any, server: str) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=server)
+@contextmanager
+def open_page(browser: Any, base: str) -> Iterator[Any]:
+    """A fresh browser context (no stored token) on `base`; fails on JavaScript errors."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=base)
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield pg
-    context.close()
+    try:
+        yield pg
+    finally:
+        context.close()
     assert errors == [], f"JavaScript errors: {errors}"
+
+
+@pytest.fixture
+def page(browser: Any, server: str) -> Iterator[Any]:
+    with open_page(browser, server) as pg:
+        yield pg
+
+
+@pytest.fixture
+def closed_page(browser: Any, closed_server: str) -> Iterator[Any]:
+    with open_page(browser, closed_server) as pg:
+        yield pg
 
 
 def shot(page: Any, name: str, *, full_page: bool = True) -> Path:
@@ -311,3 +353,48 @@ def shot(page: Any, name: str, *, full_page: bool = True) -> Path:
         page.evaluate("() => window.scrollTo(0, 0)")
     page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+def axe_serious(page: Any, context: str = "document") -> list[dict[str, Any]]:
+    """Serious and critical axe-core violations in `context` (a selector or the document)."""
+    if not AXE.is_file():
+        pytest.fail("axe-core missing: run `npm --prefix frontend ci`")
+    page.add_script_tag(path=str(AXE))
+    target = "document" if context == "document" else json.dumps(context)
+    result = page.evaluate(f"async () => await axe.run({target}, {{resultTypes: ['violations']}})")
+    return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def insert_anomaly(stack: Stack, location: str, at: datetime, metric: str) -> None:
+    """Write a new high anomaly straight to the database, as a detect process would: the
+    live stream of every running server announces it."""
+    from preempt.domain import Anomaly
+    from preempt.storage.anomalies import upsert_anomalies
+    from preempt.storage.engine import create_engine_for
+    from preempt.storage.locations import get_location_by_name
+
+    engine = create_engine_for(stack.env["PREEMPT_DATABASE_URL"])
+    try:
+        with engine.begin() as conn:
+            loc = get_location_by_name(conn, location)
+            assert loc is not None
+            upsert_anomalies(
+                conn,
+                [
+                    Anomaly(
+                        location_id=loc.id,
+                        metric_type=metric,
+                        timestamp=at,
+                        value=151.0,
+                        score=0.97,
+                        severity="high",
+                        methods=("rule",),
+                        explanation="e2e live test",
+                        expected=12.0,
+                        lower=2.0,
+                        upper=30.0,
+                    )
+                ],
+            )
+    finally:
+        engine.dispose()

@@ -10,7 +10,18 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, EDITOR_TOKEN, PREEMPT, Stack, api_get, run, shot
+from tests.e2e.conftest import (
+    ARTIFACTS,
+    AXE,
+    EDITOR_TOKEN,
+    PREEMPT,
+    Stack,
+    api_get,
+    axe_serious,
+    insert_anomaly,
+    run,
+    shot,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -193,11 +204,6 @@ def test_deep_link_restores_location_metric_and_range(page: Any, busy_location: 
 
 
 def test_live_update_brings_a_new_anomaly(page: Any, stack: Stack, busy_location: str) -> None:
-    from preempt.domain import Anomaly
-    from preempt.storage.anomalies import upsert_anomalies
-    from preempt.storage.engine import create_engine_for
-    from preempt.storage.locations import get_location_by_name
-
     page.goto(f"/?location={urllib.parse.quote_plus(busy_location)}")
     page.locator(".live-open").wait_for(timeout=15_000)
     tab = page.get_by_role("tab", name=re.compile("Anomalies"))
@@ -209,30 +215,8 @@ def test_live_update_brings_a_new_anomaly(page: Any, stack: Stack, busy_location
         timeout=15_000,
     )
     before = int(re.search(r"\((\d+)\)", tab.inner_text()).group(1))
-    engine = create_engine_for(stack.env["PREEMPT_DATABASE_URL"])
-    with engine.begin() as conn:
-        loc = get_location_by_name(conn, busy_location)
-        assert loc is not None
-        at = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(minutes=5)
-        upsert_anomalies(
-            conn,
-            [
-                Anomaly(
-                    location_id=loc.id,
-                    metric_type="wind_speed_10m",
-                    timestamp=at,
-                    value=151.0,
-                    score=0.97,
-                    severity="high",
-                    methods=("rule",),
-                    explanation="e2e live test",
-                    expected=12.0,
-                    lower=2.0,
-                    upper=30.0,
-                )
-            ],
-        )
-    engine.dispose()
+    at = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(minutes=5)
+    insert_anomaly(stack, busy_location, at, "wind_speed_10m")
     page.get_by_text(re.compile("New high anomaly")).wait_for(timeout=15_000)
     page.wait_for_function(
         "n => { const t = [...document.querySelectorAll('[role=tab]')]"
@@ -356,16 +340,11 @@ def test_accepted_suggestion_shows_as_alarm_with_state_and_can_be_silenced(
     card.locator("table.alarm-history tbody tr").first.wait_for()
     newest = card.locator("table.alarm-history tbody tr").first.text_content()
     assert f"to {stored['state']}" in newest, newest
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("async () => await axe.run('.tabs-card', {resultTypes: ['violations']})")
-    serious = [v["id"] for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    serious = [v["id"] for v in axe_serious(page, ".tabs-card")]
     assert serious == [], serious
     page.locator(".notice").last.wait_for(state="detached", timeout=10_000)
     page.locator(".tabs-card").evaluate("e => e.scrollIntoView({block: 'start'})")
     shot(page, "11-alarms", full_page=False)
-
-
-AXE = ARTIFACTS.parent / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
 
 
 @pytest.mark.parametrize("tab", ["anomalies", "suggestions", "status"])

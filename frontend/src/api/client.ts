@@ -1,4 +1,4 @@
-/** HTTP access to the Preempt API: reads are open, writes may need a bearer token. */
+/** HTTP access to the Preempt API: writes need a bearer token, reads too when the server closes them. */
 
 import {
   toAlarm, toAlarms, toAnomalyPage, toHealth, toHistory, toLocations, toOverview, toSeries, toSilence, toSilences,
@@ -20,11 +20,15 @@ export class ApiError extends Error {
   }
 }
 
+// Fallback when storage is unavailable (private mode): the token then lives for this page only.
+let memoryToken: string | null = null;
+const tokenListeners = new Set<() => void>();
+
 export function getToken(): string | null {
   try {
     return window.localStorage.getItem(TOKEN_KEY);
   } catch {
-    return null;
+    return memoryToken;
   }
 }
 
@@ -33,8 +37,33 @@ export function setToken(token: string | null): void {
     if (token) window.localStorage.setItem(TOKEN_KEY, token);
     else window.localStorage.removeItem(TOKEN_KEY);
   } catch {
-    /* storage unavailable (private mode): the token lives for this request only */
+    memoryToken = token || null;
   }
+  for (const listener of tokenListeners) listener();
+}
+
+/** Call `listener` when the token changes, here or in another tab; returns the unsubscribe. */
+export function subscribeToken(listener: () => void): () => void {
+  const onStorage = (e: StorageEvent) => {
+    if (e.key === TOKEN_KEY || e.key === null) listener();
+  };
+  tokenListeners.add(listener);
+  window.addEventListener("storage", onStorage);
+  return () => {
+    tokenListeners.delete(listener);
+    window.removeEventListener("storage", onStorage);
+  };
+}
+
+/** The Authorization header for the stored token, sent on reads too (closed reads need it). */
+export function authHeaders(): Record<string, string> {
+  const token = getToken();
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+/** 401 (no or unknown token) or 403 (role too low): asking for a token may help. */
+export function isAuthError(err: unknown): err is ApiError {
+  return err instanceof ApiError && (err.status === 401 || err.status === 403);
 }
 
 type Query = Record<string, string | number | boolean | null | undefined | string[]>;
@@ -70,10 +99,8 @@ export async function request<T>(
   path: string,
   { query, method = "GET", body, signal }: { query?: Query; method?: string; body?: unknown; signal?: AbortSignal } = {},
 ): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json" };
+  const headers: Record<string, string> = { Accept: "application/json", ...authHeaders() };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const token = getToken();
-  if (token && method !== "GET") headers.Authorization = `Bearer ${token}`;
   const res = await fetch(buildUrl(path, query), {
     method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body),
   });
@@ -98,7 +125,7 @@ export const api = {
   },
   async health(signal?: AbortSignal): Promise<Health> {
     // /health answers 503 with a full body when a dependency is down: show it, do not fail.
-    const res = await fetch(`${API_PREFIX}/health`, { headers: { Accept: "application/json" }, signal });
+    const res = await fetch(`${API_PREFIX}/health`, { headers: { Accept: "application/json", ...authHeaders() }, signal });
     if (!res.ok && res.status !== 503) throw new ApiError(res.status, await errorMessage(res));
     return toHealth((await res.json()) as Wire["Health"]);
   },
@@ -172,7 +199,7 @@ export const api = {
   },
 };
 
-/** Where a rule's export downloads from (a plain link: reads need no token). */
+/** Where a rule's export downloads from. A plain link sends no token: with closed reads it answers 401. */
 export function alarmExportUrl(id: number, format: "prometheus" | "grafana" = "prometheus"): string {
   const query: OpQuery<"api_export_alarm"> = { format };
   return buildUrl(`/alarms/${id}/export`, query);

@@ -7,7 +7,7 @@ interface Props {
   onCancel: () => void;
 }
 
-/** Asked when a write answers 401/403: the token is kept in this browser for later writes. */
+/** Asked when a request answers 401/403: the token is kept in this browser for later requests. */
 export function TokenDialog({ message, onSubmit, onCancel }: Props) {
   const [token, setTokenValue] = useState("");
   const submit = (e: FormEvent) => {
@@ -23,6 +23,7 @@ export function TokenDialog({ message, onSubmit, onCancel }: Props) {
           id="api-token"
           type="password"
           autoComplete="off"
+          data-autofocus
           value={token}
           onChange={(e) => setTokenValue(e.target.value)}
         />
