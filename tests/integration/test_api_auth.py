@@ -23,7 +23,16 @@ def test_write_without_token_is_401_saying_how(client: TestClient, seeded: dict[
     response = client.post("/locations", json=NEW_PLACE)
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
-    assert "Authorization: Bearer" in response.json()["detail"]
+    assert response.json()["detail"].startswith("missing bearer token: send 'Authorization: Bearer")
+
+
+@pytest.mark.parametrize("header", ["Basic YWxpY2U6c2VjcmV0", "Bearer", "admin-secret"])
+def test_authorization_without_a_bearer_token_says_so(
+    client: TestClient, seeded: dict[str, int], header: str
+) -> None:
+    response = client.post("/locations", json=NEW_PLACE, headers={"Authorization": header})
+    assert response.status_code == 401
+    assert response.json()["detail"].startswith("the Authorization header holds no bearer token")
 
 
 def test_unknown_token_is_401(client: TestClient, seeded: dict[str, int]) -> None:

@@ -70,9 +70,10 @@ def require(role: Role) -> Callable[..., Principal]:
     ) -> Principal:
         tokens: tuple[ApiToken, ...] = request.app.state.ctx.settings.server.auth.tokens
         if credentials is None:
+            problem = ("missing bearer token" if "authorization" not in request.headers
+                       else "the Authorization header holds no bearer token")
             raise _unauthorized(
-                f"missing bearer token: send 'Authorization: Bearer <token>' "
-                f"(role {role} or higher)"
+                f"{problem}: send 'Authorization: Bearer <token>' (role {role} or higher)"
             )
         if not tokens:
             raise _unauthorized("no API tokens are configured (server.auth.tokens)")
