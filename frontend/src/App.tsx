@@ -1,5 +1,5 @@
 import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { api, ApiError, isAuthError, setToken } from "./api/client";
+import { api, ApiError, downloadAlarmExport, isAuthError, setToken } from "./api/client";
 import type { Alarm, Anomaly, AnomalyStatus, Silence, Suggestion, SuggestionStatus } from "./api/types";
 import { AlarmsList } from "./components/AlarmsList";
 import { AnomaliesTable } from "./components/AnomaliesTable";
@@ -221,6 +221,10 @@ export function App() {
     }, () => {
       silences.reload();
       notify(`Unsilenced ${metricLabel(a.metric)} ${a.operator} ${a.threshold}`);
+    });
+  const onExportAlarm = (a: Alarm) =>
+    void write(a.id, () => downloadAlarmExport(a.id), () => {
+      notify(`Saved the Prometheus rule of ${metricLabel(a.metric)} ${a.operator} ${a.threshold}`);
     });
   const onToggleAlarm = (a: Alarm, enabled: boolean) =>
     void write(a.id, async () => { await api.setAlarmEnabled(a, enabled); }, () => {
@@ -461,6 +465,7 @@ export function App() {
                         onSilence={onSilence}
                         onUnsilence={onUnsilence}
                         onToggle={onToggleAlarm}
+                        onExport={onExportAlarm}
                       />
                     </>
                   ))}

@@ -6,6 +6,7 @@ import json
 import re
 import urllib.parse
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -322,9 +323,12 @@ def test_accepted_suggestion_shows_as_alarm_with_state_and_can_be_silenced(
     assert f"alarm-state-{stored['state']}" in card.get_by_test_id("alarm-state").get_attribute(
         "class"
     )
-    assert card.get_by_role("link", name="Prometheus rule").get_attribute("href") == (
-        f"/api/alarms/{rule['id']}/export?format=prometheus"
-    )
+    with page.expect_download() as download:
+        card.get_by_role("button", name="Prometheus rule").click()
+    assert download.value.suggested_filename == f"preempt-alarm-{rule['id']}.rules.yml"
+    exported = Path(download.value.path()).read_text(encoding="utf-8")
+    assert "groups:" in exported, exported
+    assert f"{rule['operator']} {rule['threshold']:g}" in exported, exported
     card.get_by_label("Silence for").select_option(label="8 h")
     card.get_by_role("button", name="Silence", exact=True).click()  # the token is kept
     card.get_by_test_id("alarm-silenced").wait_for()

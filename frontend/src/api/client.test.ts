@@ -1,4 +1,4 @@
-import { api, ApiError, getToken, isAuthError, request, setToken, subscribeToken } from "./client";
+import { api, ApiError, downloadAlarmExport, getToken, isAuthError, request, setToken, subscribeToken } from "./client";
 
 function stubFetch(status = 200, body: unknown = { count: 0, locations: [] }) {
   const fetchMock = vi.fn<typeof fetch>(() =>
@@ -72,5 +72,23 @@ describe("client headers", () => {
     const headers = stubFetch();
     await api.locations();
     expect(headers().get("Authorization")).toBe("Bearer private");
+  });
+
+  it("downloads an export with the token as a named file, and names a refusal", async () => {
+    setToken("viewer-token");
+    const headers = stubFetch(200, { groups: [] });
+    const created = vi.fn(() => "blob:export");
+    vi.stubGlobal("URL", Object.assign(URL, { createObjectURL: created, revokeObjectURL: vi.fn() }));
+    const clicked: string[] = [];
+    vi.spyOn(HTMLAnchorElement.prototype, "click").mockImplementation(function (this: HTMLAnchorElement) {
+      clicked.push(`${this.download} ${this.getAttribute("href") ?? ""}`);
+    });
+    await downloadAlarmExport(7);
+    expect(headers().get("Authorization")).toBe("Bearer viewer-token");
+    expect(clicked).toEqual(["preempt-alarm-7.rules.yml blob:export"]);
+
+    stubFetch(401, { detail: "invalid bearer token" });
+    await expect(downloadAlarmExport(7)).rejects.toMatchObject({ status: 401, message: "invalid bearer token" });
+    expect(clicked).toHaveLength(1);
   });
 });

@@ -199,8 +199,25 @@ export const api = {
   },
 };
 
-/** Where a rule's export downloads from. A plain link sends no token: with closed reads it answers 401. */
-export function alarmExportUrl(id: number, format: "prometheus" | "grafana" = "prometheus"): string {
+export type ExportFormat = "prometheus" | "grafana";
+
+/** Where a rule's export downloads from. */
+export function alarmExportUrl(id: number, format: ExportFormat = "prometheus"): string {
   const query: OpQuery<"api_export_alarm"> = { format };
   return buildUrl(`/alarms/${id}/export`, query);
+}
+
+/** Save a rule's export as a file. Fetched with the token, not a plain link: with closed reads
+ * a link (which sends no token) would download a 401. */
+export async function downloadAlarmExport(id: number, format: ExportFormat = "prometheus"): Promise<void> {
+  const res = await fetch(alarmExportUrl(id, format), { headers: authHeaders() });
+  if (!res.ok) throw new ApiError(res.status, await errorMessage(res));
+  const href = URL.createObjectURL(await res.blob());
+  const link = document.createElement("a");
+  link.href = href;
+  link.download = `preempt-alarm-${id}.${format === "prometheus" ? "rules.yml" : "json"}`;
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  window.setTimeout(() => URL.revokeObjectURL(href), 10_000); // some browsers read it after click
 }

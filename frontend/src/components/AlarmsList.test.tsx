@@ -8,7 +8,7 @@ const noop = () => undefined;
 function renderList(props: Partial<Parameters<typeof AlarmsList>[0]> = {}) {
   return render(
     <AlarmsList alarms={[]} silences={[]} now={T0 + 1800} timeZone="UTC" busyId={null}
-      onSilence={noop} onUnsilence={noop} onToggle={noop} {...props} />,
+      onSilence={noop} onUnsilence={noop} onToggle={noop} onExport={noop} {...props} />,
   );
 }
 
@@ -30,9 +30,16 @@ describe("AlarmsList", () => {
     expect(item).toHaveTextContent("20 min ago");
     expect(item).toHaveTextContent("33.3 °C at Tue 1 Dec, 00:25");
     expect(item).toHaveTextContent("high");
-    const link = within(item).getByRole("link", { name: "Prometheus rule" });
-    expect(link).toHaveAttribute("href", "/api/alarms/5/export?format=prometheus");
-    expect(link).toHaveAttribute("download");
+    within(item).getByRole("button", { name: "Prometheus rule" });
+  });
+
+  it("exports the rule it is clicked on", async () => {
+    const onExport = vi.fn();
+    renderList({ alarms: [alarm({ id: 3 }), alarm({ id: 4 })], onExport });
+    const second = screen.getAllByRole("listitem")[1] as HTMLElement;
+    await userEvent.click(within(second).getByRole("button", { name: "Prometheus rule" }));
+    expect(onExport).toHaveBeenCalledTimes(1);
+    expect((onExport.mock.calls[0]?.[0] as { id: number }).id).toBe(4);
   });
 
   it("silences for the chosen period, and offers unsilence while silenced", async () => {

@@ -1,5 +1,4 @@
 import { useState } from "react";
-import { alarmExportUrl } from "../api/client";
 import type { Alarm, Silence } from "../api/types";
 import { formatForDuration, SILENCE_CHOICES, silencesFor, sortAlarms, STATE_TEXT } from "../lib/alarms";
 import { formatAgo, formatDateTime, formatValue } from "../lib/format";
@@ -15,9 +14,10 @@ interface Props {
   onSilence: (alarm: Alarm, minutes: number) => void;
   onUnsilence: (alarm: Alarm, silences: Silence[]) => void;
   onToggle: (alarm: Alarm, enabled: boolean) => void;
+  onExport: (alarm: Alarm) => void;
 }
 
-export function AlarmsList({ alarms, silences, now, timeZone, busyId, onSilence, onUnsilence, onToggle }: Props) {
+export function AlarmsList({ alarms, silences, now, timeZone, busyId, onSilence, onUnsilence, onToggle, onExport }: Props) {
   const [open, setOpen] = useState<Set<number>>(new Set());
   const [durations, setDurations] = useState<Record<number, number>>({});
   if (alarms.length === 0) {
@@ -131,9 +131,9 @@ export function AlarmsList({ alarms, silences, now, timeZone, busyId, onSilence,
               >
                 {a.enabled ? "Disable" : "Enable"}
               </button>
-              <a className="btn" href={alarmExportUrl(a.id, "prometheus")} download={`preempt-alarm-${a.id}.rules.yml`}>
+              <button type="button" className="btn" disabled={busy} onClick={() => onExport(a)}>
                 Prometheus rule
-              </a>
+              </button>
               <button
                 type="button"
                 className="btn"
