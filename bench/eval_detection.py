@@ -80,12 +80,19 @@ def _f1(p: float, r: float) -> float:
 
 
 def score_flags(ds: Dataset, flags: np.ndarray, scored: np.ndarray) -> dict[str, Any]:
+    """Event- and sample-level precision/recall of flags in the scored span.
+
+    Recall counts the incidents that start in the scored span. An alarm episode is true when it
+    overlaps any incident of its series (plus the recovery grace), including one that started
+    during the warm-up and runs on into the scored span: a flag on a real, labelled fault is not
+    a false alarm just because the fault began before scoring did.
+    """
     flags = flags & scored
     start = float(ds.times[scored.any(axis=0)].min()) if scored.any() else 0.0
     events = [e for e in ds.events if e[1] >= start]
     eps = _episodes(flags, ds.times)
     by_series: dict[int, list[tuple[int, int]]] = {}
-    for s, a, b, _ in events:
+    for s, a, b, _ in ds.events:
         by_series.setdefault(s, []).append((a, b))
     true_eps = sum(
         any(a0 <= b and a <= b0 + GRACE_S for a0, b0 in by_series.get(s, [])) for s, a, b in eps

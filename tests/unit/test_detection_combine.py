@@ -97,3 +97,28 @@ def test_false_positive_feedback_suppresses_similar_flags_only() -> None:
     assert suppress(flags, similar)[0].tolist() == [False, False, True, True, False]
     other = similar_to_false_positives(["porto/temperature_2m"], times, values, expected, [fp])
     assert not other.any()
+
+
+def test_consistency_blames_a_frozen_sensor_while_the_air_changes() -> None:
+    times, values, metrics = weather(9)
+    ramp = np.clip((np.arange(times.size) - 180) / 20.0, 0.0, 1.0) * 5.0
+    true_dew = values[1] + ramp  # moister air arrives: the humidity rises with the dew point
+    values[2] = np.round(humidity_from(values[0], true_dew), 1)
+    values[1] = np.round(true_dew, 1)
+    values[1, 180:204] = values[1, 180]  # but the dew point sensor holds its reading for a day
+    det = detect(times, values, split_s=times[168], method="seasonal", metric_types=metrics,
+                 groups=["x"] * 3)
+    flagged = det.method_scores["consistency"] >= 0.5
+    assert flagged[1, 180:204].any()
+    assert not flagged[[0, 2]].any()
+
+
+def test_consistency_flags_nobody_when_no_sensor_explains_the_break_better() -> None:
+    times, values, metrics = weather(9)
+    # temperature and dew point both 4 °C high with the humidity unchanged: either one could be
+    # wrong, so neither is blamed
+    values[0, 190:200] += 4.0
+    values[1, 190:200] += 4.0
+    det = detect(times, values, split_s=times[168], method="seasonal", metric_types=metrics,
+                 groups=["x"] * 3)
+    assert not (det.method_scores["consistency"][2] >= 0.5).any()

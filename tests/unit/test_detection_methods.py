@@ -126,8 +126,9 @@ def test_causal_offline_equals_live_split_for_the_same_block() -> None:
     times, values = diurnal(9)
     values[0, 200] += 8.0
     offline = detect_causal(times, values, method="seasonal")
-    live = detect(times[24:], values[:, 24:], split_s=times[192], method="seasonal")
-    np.testing.assert_allclose(offline.score[0, 192:216], live.score[0, 168:192])
+    # the window (two weeks) reaches back past the first sample: both see the same history
+    live = detect(times, values, split_s=times[192], method="seasonal")
+    np.testing.assert_allclose(offline.score[0, 192:216], live.score[0, 192:216])
 
 
 def test_rules_flag_physically_impossible_values_without_history() -> None:
@@ -161,3 +162,24 @@ def test_empty_batches_and_all_missing_series_are_harmless() -> None:
         assert empty.score.shape == (0, 200)
     missing = detect(times, np.full((2, 200), np.nan), split_s=times[168], method="hybrid")
     assert not missing.is_anomaly.any() and not missing.ready.any()
+
+
+def test_a_fault_filling_days_of_the_history_does_not_tilt_the_baseline() -> None:
+    times, values = diurnal(15, seed=4)
+    values[0, 24 * 10:24 * 14] += 8.0  # four days of a shifted sensor end the history
+    values[0, 24 * 14:] = diurnal(15, seed=5)[1][0, 24 * 14:]  # repaired: normal again
+    det = detect(times, values, split_s=times[24 * 14], method="seasonal")
+    assert not det.is_anomaly[0, 24 * 14:].any()
+
+
+def test_a_fault_filling_part_of_the_window_widens_the_scale_at_most_four_mads() -> None:
+    from preempt.detection.robust import MAD_TO_SIGMA, tail_scale
+
+    rng = np.random.default_rng(7)
+    residuals = rng.normal(0.0, 1.0, (1, 336))
+    clean = tail_scale(residuals, np.zeros(1))
+    residuals[0, :80] += 20.0  # a day-long shift in a fortnight of history
+    mad = np.median(np.abs(residuals - np.median(residuals))) * MAD_TO_SIGMA
+    shifted = tail_scale(residuals, np.zeros(1))
+    assert 0.8 <= clean[0] < 1.5
+    assert shifted[0] <= 4.0 * mad + 1e-9

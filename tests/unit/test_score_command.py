@@ -116,5 +116,6 @@ def test_epoch_seconds_and_header_less_input_are_read(tmp_path: Path) -> None:
 def test_sampling_interval_sets_the_grid() -> None:
     five_min = params_for_interval(300.0)
     daily = params_for_interval(86400.0)
-    assert five_min.seasonal.cell_s == 3600.0 and five_min.seasonal.window_s == 7 * 86400
+    assert five_min.seasonal.cell_s == 3600.0 and five_min.seasonal.window_s == 14 * 86400
+    assert five_min.classic.window_s == 7 * 86400  # SEED.md's z-score keeps its 7 days
     assert daily.seasonal.cell_s == 86400.0 and daily.seasonal.window_s == 30 * 86400

@@ -40,7 +40,8 @@ OUTPUT_COLUMNS = (
     "timestamp", "value", "anomaly_score", "is_anomaly", "expected", "lower", "upper", "methods"
 )
 _MISSING = {"", "nan", "null", "none", "na"}
-_METHOD_NAMES = ("rules", "seasonal", "consistency", "stuck", "dropout", "iforest", "classic")
+_METHOD_NAMES = ("rules", "record", "seasonal", "consistency", "stuck", "dropout", "iforest",
+                 "classic")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,16 +120,18 @@ def read_series(path: Path) -> ScoreInput:
 
 def params_for_interval(interval_s: float) -> DetectorParams:
     """Grid, window and warm-up that fit the sampling interval (hourly cells up to hourly data,
-    one cell per sample beyond; at least 7 days or 30 samples of history)."""
+    one cell per sample beyond; at least the core's default history or 30 samples)."""
     cell_s = HOUR_S if interval_s <= HOUR_S else interval_s
-    window_s = max(7 * DAY_S, 30 * cell_s)
+    window_s = max(SeasonalParams().window_s, 30 * cell_s)
     window_s = math.ceil(window_s / cell_s) * cell_s
     window_cells = round(window_s / cell_s)
     seasonal = replace(
         SeasonalParams(), cell_s=cell_s, window_s=window_s,
         min_history_cells=min(72, window_cells // 2),
     )
-    classic = replace(ClassicParams(), window_s=window_s, min_samples=min(24, window_cells // 2))
+    classic_s = math.ceil(max(ClassicParams().window_s, 30 * cell_s) / cell_s) * cell_s
+    classic = replace(ClassicParams(), window_s=classic_s,
+                      min_samples=min(24, round(classic_s / cell_s) // 2))
     return DetectorParams(seasonal=seasonal, classic=classic)
 
 

@@ -9,8 +9,9 @@ anomalous, with 0.5 at each method's decision line (``is_anomaly = score >= 0.5`
 
 Live path (detect service, every cycle)
 ---------------------------------------
-Give the last 7 days plus the new samples and the split between them; only samples at or after
-``split_s`` are scored, each against a baseline from samples before it (causal)::
+Give the last 14 days (the seasonal window; the classic z-score uses the last 7 of them) plus the
+new samples and the split between them; only samples at or after ``split_s`` are scored, each
+against a baseline from samples before it (causal)::
 
     det = detect(times_s, values, split_s=last_judged_s, method="hybrid",
                  forests=forests, rules=DEFAULT_RULES, metric_types=metrics,
@@ -21,13 +22,16 @@ Give the last 7 days plus the new samples and the split between them; only sampl
 ``detect(times_s, values, *, split_s, method="seasonal"|"classic"|"iforest"|"hybrid",
 params=DetectorParams(), forests=None, rules=(), metric_types=None, groups=None) -> Detection``
     Detection holds (S, n) arrays: score, is_anomaly, expected, lower, upper, z, scored, the
-    per-method scores in ``method_scores`` ("seasonal", "stuck", "dropout", "consistency",
-    "classic", "iforest", "rules"; ``methods_for(method)`` says which ones a method combines)
+    per-method scores in ``method_scores`` ("seasonal", "record", "stuck", "dropout",
+    "consistency", "classic", "iforest", "rules"; ``methods_for(method)`` says which ones a
+    method combines)
     and ``ready`` (S,): False when the history is too short (nothing flagged for that series).
     ``metric_types`` enables rules and per-metric scale floors (``detection.metrics``);
     ``groups`` (one location key per row) also enables the temperature / dew point / humidity
     consistency check. A NaN value at a scheduled time is judged as a possible dropout.
     Use ``DEFAULT_RULES`` (SEED.md's table; humidity 100 % only after 24 h in a row).
+    ``records=Records(high, low, span_s)`` (per series, from a record of a year or more) adds
+    the record check (``detection.records``); without it the check does not run.
 ``with_scores(detection, {"iforest": scores}) -> Detection``
     Add scores computed elsewhere (the ML worker's reply) and recombine; when the ML worker is
     down, simply do not add them: the statistical + rule result stands.
@@ -47,8 +51,9 @@ files inside a trusted models directory; ``ModelFileError`` otherwise). The trai
 Offline and charts
 ------------------
 ``detect_causal(times_s (n,), values, *, method, params, block_s=86400, rules, metric_types)``
-    every sample of long series scored against the window before its block (used by
-    ``preempt score`` and the evaluation). ``bands(times_s, values) -> (expected, lower, upper)``.
+    every sample of long series scored against the window before its block, with the record of
+    everything before the block (used by ``preempt score`` and the evaluation).
+    ``bands(times_s, values) -> (expected, lower, upper)``.
 ``infer_interval_s(times_s)``: typical sampling interval per row.
 
 Rules, suggestions, feedback
@@ -88,6 +93,7 @@ from preempt.detection.models import (
     load_models,
     save_models,
 )
+from preempt.detection.records import Records
 from preempt.detection.rules import DEFAULT_RULES, Rule, apply_rules
 from preempt.detection.seasonal import SeasonalParams
 from preempt.detection.suggest import Suggestion, SuggestParams, backtest, suggest
@@ -107,6 +113,7 @@ __all__ = [
     "Method",
     "ModelFileError",
     "ModelSet",
+    "Records",
     "Rule",
     "SeasonalParams",
     "SeriesKey",

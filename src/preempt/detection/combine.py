@@ -21,7 +21,7 @@ SEVERITY_FLOORS: Final[tuple[tuple[float, str], ...]] = (
     (0.5, "low"),
 )
 METHOD_ORDER: Final[tuple[str, ...]] = (
-    "rules", "seasonal", "consistency", "stuck", "dropout", "iforest", "classic"
+    "rules", "record", "seasonal", "consistency", "stuck", "dropout", "iforest", "classic"
 )
 
 
@@ -126,6 +126,8 @@ def explain(anomaly: Anomaly, key: SeriesKey | None = None) -> str:
         parts.append(f"{abs(anomaly.z):.1f} robust standard deviations {side} normal")
     if "consistency" in anomaly.methods:
         parts.append("it does not agree with the temperature, dew point and humidity beside it")
+    if "record" in anomaly.methods:
+        parts.append("beyond every value of its record of a year or more")
     if "dropout" in anomaly.methods:
         parts.append("no reading arrived where the history rarely has gaps")
     if "stuck" in anomaly.methods:

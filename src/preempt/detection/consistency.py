@@ -2,7 +2,9 @@
 the Magnus formula, so a sensor fault in one of them breaks the relation long before the faulty
 value looks unusual on its own (a 2 °C offset is weather; a 2 °C offset against the humidity is
 not). The residual RH - RH(T, Td) is scored like any robust residual, and the flag goes to the
-metric whose replacement by the value the other two imply best explains its own deviation.
+metric whose replacement by the value the other two imply best explains its own change since the
+relation last held (a reading frozen meanwhile is the prime suspect); when no metric clearly
+explains it better than the others, nothing is flagged rather than a healthy sensor.
 """
 
 from __future__ import annotations
@@ -13,13 +15,25 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from preempt.detection.robust import MAD_TO_SIGMA, BoolArray, FloatArray, nan_mad, nan_median
+from preempt.detection.robust import (
+    MAD_TO_SIGMA,
+    BoolArray,
+    FloatArray,
+    nan_mad,
+    nan_median,
+    run_duration_s,
+)
 
 BETA: Final[float] = 17.625
 LAMBDA_C: Final[float] = 243.04
 TRIPLE: Final[tuple[str, str, str]] = ("temperature_2m", "dew_point_2m", "relative_humidity_2m")
 MIN_RH_SCALE: Final[float] = 1.0
 SMOOTH_SAMPLES: Final[int] = 24  # percent: rounding of published values stays below this
+FROZEN_SAMPLES: Final[int] = 3  # identical readings in a row that make a row the suspect
+FROZEN_BONUS: Final[float] = 100.0  # robust units: outweighs any gain from the other two rows
+# blame only when one row explains the break clearly better than the runner-up (robust units):
+# a wrong culprit is a false alarm on a healthy sensor and a miss on the faulty one
+BLAME_MARGIN: Final[float] = 0.5
 
 
 def magnus_triples(
@@ -73,31 +87,53 @@ def consistency_ratio(
         MIN_RH_SCALE,
     )
     z = (error - centre[:, None]) / e_scale[:, None]
+    anchor = _last_consistent(z)
     gains = []
     for k in range(3):
         rows = triples[:, k]
         d = implied[k] - np.nan_to_num(nan_median(np.where(hist, implied[k], np.nan)), nan=0.0)[
             :, None
         ]
+        # deviation since the relation last held: weather that moved all three together
+        # (a warm spell) before the break must not decide who broke it
         r = residual[rows]
+        r = r - np.where(anchor >= 0, np.take_along_axis(r, np.maximum(anchor, 0), axis=1), 0.0)
         gains.append((np.abs(r) - np.abs(r - d)) / scale[rows][:, None])
-    # a fault persists: blame on the gains of the last few samples, not one sample's noise
-    gain = _trailing_mean(np.nan_to_num(np.stack(gains), nan=0.0), SMOOTH_SAMPLES)
+    # a fault persists: blame on the gains since the relation broke (at most the last
+    # SMOOTH_SAMPLES), not on one sample's noise, nor diluted by the calm before the break
+    gain = _mean_since(np.nan_to_num(np.stack(gains), nan=0.0), anchor, SMOOTH_SAMPLES)
+    # a reading frozen while the relation broke is the prime suspect (a stuck sensor)
+    steps = np.broadcast_to(np.arange(values.shape[1], dtype=np.float64), values.shape)
+    frozen = np.stack([run_duration_s(steps[rows], values[rows]) >= FROZEN_SAMPLES - 1
+                       for rows in triples.T])
+    frozen[2] &= rh < 100.0  # saturated air rests at 100 % for hours
+    gain = np.where(frozen, gain + FROZEN_BONUS, gain)
     # the culprit: the metric whose replacement by the value the other two imply removes most of
     # its own deviation from normal
     blamed = np.argmax(gain, axis=0)
-    explains = np.max(gain, axis=0) > 0
+    ranked = np.sort(gain, axis=0)
+    explains = (ranked[-1] > 0) & (ranked[-1] - ranked[-2] >= BLAME_MARGIN)
     ratio = np.nan_to_num(np.abs(z) / threshold, nan=0.0)
     for k in range(3):
         out[triples[:, k]] = np.where((blamed == k) & explains, ratio, 0.0)
     return out
 
 
-def _trailing_mean(values: FloatArray, width: int) -> FloatArray:
-    """Mean of each sample and the width - 1 before it along the last axis (causal)."""
-    csum = np.cumsum(values, axis=-1)
-    shifted = np.concatenate(
-        [np.zeros((*values.shape[:-1], width)), csum[..., :-width]], axis=-1
-    )[..., : values.shape[-1]]
-    count = np.minimum(np.arange(1, values.shape[-1] + 1), width)
-    return np.asarray((csum - shifted) / count, dtype=np.float64)
+def _mean_since(values: FloatArray, anchor: npt.NDArray[np.int64], width: int) -> FloatArray:
+    """Mean over the samples after `anchor` up to each one, at most the last `width` (causal);
+    values (K, G, n), anchor (G, n)."""
+    n = values.shape[-1]
+    csum = np.concatenate([np.zeros((*values.shape[:-1], 1)), np.cumsum(values, axis=-1)], -1)
+    idx = np.arange(n)
+    first = np.clip(np.maximum(anchor + 1, idx - width + 1), 0, idx)  # at least the sample
+    total = csum[..., 1:] - np.take_along_axis(csum, np.broadcast_to(first, values.shape), -1)
+    return np.asarray(total / (idx - first + 1), dtype=np.float64)
+
+
+def _last_consistent(z: FloatArray, calm: float = 2.0) -> npt.NDArray[np.int64]:
+    """Index of the latest sample at or before each one where the relation held (|z| < calm),
+    -1 where there is none yet (causal)."""
+    n = z.shape[-1]
+    ok = np.abs(np.nan_to_num(z, nan=np.inf)) < calm
+    idx = np.where(ok, np.arange(n), -1)
+    return np.asarray(np.maximum.accumulate(idx, axis=-1), dtype=np.int64)

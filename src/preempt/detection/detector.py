@@ -19,6 +19,7 @@ from preempt.detection.features import FEATURE_NAMES, build_features
 from preempt.detection.forest import ForestParams, Forests, calibrated_ratio, fit_forests
 from preempt.detection.grid import DAY_S, as_batch
 from preempt.detection.metrics import min_scale_for, plateau_for
+from preempt.detection.records import Records, record_ratio, records_before
 from preempt.detection.robust import BoolArray, FloatArray, score_from_ratio
 from preempt.detection.rules import Rule, apply_rules
 from preempt.detection.seasonal import (
@@ -35,10 +36,10 @@ METHODS: Final[tuple[str, ...]] = ("seasonal", "classic", "iforest", "hybrid")
 # Which per-method scores each choice combines ("stuck" and "dropout" belong to the seasonal
 # baseline: a reading frozen for too long, a reading missing where the history has few gaps).
 _COMBINES: Final[dict[str, tuple[str, ...]]] = {
-    "seasonal": ("seasonal", "stuck", "dropout", "consistency", "rules"),
+    "seasonal": ("seasonal", "record", "stuck", "dropout", "consistency", "rules"),
     "classic": ("classic", "rules"),
     "iforest": ("iforest", "dropout", "rules"),
-    "hybrid": ("seasonal", "stuck", "dropout", "consistency", "iforest", "rules"),
+    "hybrid": ("seasonal", "record", "stuck", "dropout", "consistency", "iforest", "rules"),
 }
 
 
@@ -51,7 +52,7 @@ class DetectorParams:
     forest: ForestParams = field(default_factory=ForestParams)
     # hybrid: the forest's flag counts only where the seasonal ratio reaches this (a second
     # opinion that lowers the statistical line for unusual combinations, not a lone voice)
-    iforest_gate: float = 0.8
+    iforest_gate: float = 0.9
     # robust z of the Magnus residual RH - RH(T, Td) that flags a temperature/dew point/humidity
     consistency_z_threshold: float = 6.0
 
@@ -92,6 +93,7 @@ def detect(
     rules: Sequence[Rule] = (),
     metric_types: Sequence[str] | None = None,
     groups: Sequence[Hashable] | None = None,
+    records: Records | None = None,
 ) -> Detection:
     """Score the samples at or after `split_s` against the `window_s` of history before it.
 
@@ -102,6 +104,8 @@ def detect(
     floors of detection.metrics (no rain alarm after a dry week for 0.2 mm). `groups` (one per
     series, e.g. the location id) with `metric_types` enables the cross-metric consistency check
     of temperature, dew point and humidity rows of the same group on the same time axis.
+    `records` (one per series: highest/lowest value of a long record before the split) enables
+    the record check of detection.records.
     """
     if method not in _COMBINES:
         raise ValueError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
@@ -125,6 +129,9 @@ def detect(
             threshold=p.consistency_z_threshold,
         )
         scores["consistency"] = score_from_ratio(np.where(fit.ready[:, None], ratio, 0.0))
+    if records is not None:
+        ratio = record_ratio(vals, records, fit.scale_long)
+        scores["record"] = score_from_ratio(np.where(fit.ready[:, None], ratio, 0.0))
     classic = fit_classic(times, vals, split_s=split, params=p.classic)
     scores["classic"] = score_from_ratio(classic_ratio(classic, p.classic))
     if method in ("iforest", "hybrid"):
@@ -217,7 +224,8 @@ def detect_causal(
     groups: Sequence[Hashable] | None = None,
     max_rows: int = 4_000,
 ) -> Detection:
-    """Score every sample of long series causally, as the live service would have.
+    """Score every sample of long series causally, as the live service would have; each block
+    also gets the record (highest/lowest value) of all samples before it (detection.records).
 
     The time axis (n,) is shared by all rows. It is cut into blocks of `block_s`; the samples of
     a block are scored by `detect` with the split at the block's start, i.e. against the window
@@ -240,13 +248,18 @@ def detect_causal(
     hi = np.searchsorted(times, starts + block_s, side="left")
     keep = hi > mid
     starts, lo, mid, hi = starts[keep], lo[keep], mid[keep], hi[keep]
-    width = int((hi - lo).max())
+    # every block row is as wide as a full window + block at the finest step, whatever the
+    # series' length, so that a prefix of a series lays out (and seeds its forests) the same way
+    steps = np.diff(times)
+    finest = float(steps[steps > 0].min()) if (steps > 0).any() else block_s
+    width = max(int((hi - lo).max()), int(np.ceil((window + block_s) / finest)) + 1)
     cols = lo[:, None] + np.arange(width)[None, :]
     inside = cols < hi[:, None]
     cols = np.minimum(cols, n - 1)
     block_times = np.where(inside, times[cols], np.nan)
     out = _empty_detection(method, vals)
     scores: dict[str, FloatArray] = {}
+    support = np.zeros(vals.shape)  # kept so that with_scores can gate a later iforest score
     rows_per = max(1, max_rows // max(n_series, 1))
     for b0 in range(0, len(starts), rows_per):
         b1 = min(b0 + rows_per, len(starts))
@@ -262,6 +275,7 @@ def detect_causal(
         part = detect(
             t_rows, v_rows, split_s=np.tile(starts[b0:b1], n_series), method=method,
             params=p, rules=rules, metric_types=metrics, groups=row_groups,
+            records=records_before(times, vals, np.asarray(starts[b0:b1], dtype=np.float64)),
         )
         own = (t_rows >= np.tile(starts[b0:b1], n_series)[:, None]) & np.isfinite(t_rows)
         series_idx = np.repeat(np.arange(n_series), b1 - b0)[:, None]
@@ -272,11 +286,13 @@ def detect_causal(
             getattr(out, name)[dest] = getattr(part, name)[r, c]
         out.is_anomaly[dest] = part.is_anomaly[r, c]
         out.scored[dest] = part.scored[r, c]
+        if part.support is not None:
+            support[dest] = part.support[r, c]
         for key, arr in part.method_scores.items():
             scores.setdefault(key, np.zeros(vals.shape))[dest] = arr[r, c]
         ready_rows = part.ready.reshape(n_series, b1 - b0)
         out.ready[:] |= ready_rows.any(axis=1)
-    return replace(out, method_scores=scores)
+    return replace(out, method_scores=scores, support=support, iforest_gate=p.iforest_gate)
 
 
 def bands(

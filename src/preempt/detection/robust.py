@@ -59,12 +59,18 @@ def nan_mean(values: FloatArray) -> FloatArray:
 
 
 def tail_scale(
-    residuals: FloatArray, floor: FloatArray, std_fraction: float = 0.25, trim: float = 20.0
+    residuals: FloatArray,
+    floor: FloatArray,
+    std_fraction: float = 0.25,
+    trim: float = 20.0,
+    max_tail: float = 4.0,
 ) -> FloatArray:
     """Gaussian-equivalent sigma that respects heavy tails: the largest of the MAD estimate,
     the 90th and 99th percentile of |residual| read as normal quantiles, a share of the standard
     deviation, and the floor. Weather residuals are heavy-tailed (fronts, showers), so the MAD
-    alone would call a few percent of normal hours "4 sigma"."""
+    alone would call a few percent of normal hours "4 sigma". The tails may widen the scale to
+    at most `max_tail` times the MAD estimate (or the floor): a tail wider than that is a past
+    fault filling part of the window (a day-long shift), which must not hide the next one."""
     centre = np.nan_to_num(nan_median(residuals), nan=0.0)
     mad = np.nan_to_num(nan_mad(residuals, centre), nan=0.0) * MAD_TO_SIGMA
     dev = np.abs(residuals - centre[:, None])
@@ -73,7 +79,9 @@ def tail_scale(
     q90 = np.nan_to_num(nan_quantile(dev, 0.90), nan=0.0) / 1.645
     q99 = np.nan_to_num(nan_quantile(dev, 0.99), nan=0.0) / 2.576
     std = np.nan_to_num(nan_std(np.where(np.isnan(dev), np.nan, residuals)), nan=0.0) * std_fraction
-    return np.asarray(np.maximum.reduce([mad, q90, q99, std, floor]), dtype=np.float64)
+    widest = np.maximum(max_tail * mad, floor)
+    scale = np.minimum(np.maximum.reduce([mad, q90, q99, std, floor]), widest)
+    return np.asarray(scale, dtype=np.float64)
 
 
 def score_from_ratio(ratio: FloatArray) -> FloatArray:

@@ -35,9 +35,11 @@ from preempt.detection.robust import (
 
 @dataclass(frozen=True, slots=True)
 class SeasonalParams:
-    """Tuning of the seasonal method; defaults fit hourly weather with a 7-day history.
+    """Tuning of the seasonal method; defaults fit hourly weather with a 14-day history.
 
-    window_s: history used for the baseline. cell_s: grid cell (hourly). level_cells: cells in the
+    window_s: history used for the baseline: two weeks, so that the scales have seen more than
+    one weather regime (a calm week alone makes the next front look like a fault) and a fault
+    in the history is a smaller share of it. cell_s: grid cell (hourly). level_cells: cells in the
     short-term level (median of the last 6 hours). z_threshold / long_z_threshold: decision
     thresholds of the short and long residual; normal_z: a value within this long-residual z is
     back to normal and not flagged by the short residual. min_history_cells: fewer valid
@@ -50,7 +52,7 @@ class SeasonalParams:
     on naturally (0 mm rain, 100 % humidity), NaN for none, one value or one per series.
     """
 
-    window_s: float = 7 * DAY_S
+    window_s: float = 14 * DAY_S
     cell_s: float = 3600.0
     level_cells: int = 6
     z_threshold: float = 6.0
@@ -203,14 +205,24 @@ def _daily_profile(
 
 
 def _trend(deseason_hist: FloatArray, *, n_cells: int, per_day: int) -> FloatArray:
-    """Robust line through the window (median of each half), extrapolated at most one day."""
-    n_hist = deseason_hist.shape[1]
-    half = n_hist // 2
-    first = nan_median(deseason_hist[:, :half])
-    second = nan_median(deseason_hist[:, half:])
-    level = nan_median(deseason_hist)
-    slope = np.nan_to_num((second - first) / max(n_hist - half, 1), nan=0.0)
-    centre = (n_hist - 1) / 2.0
+    """Robust line through the window, extrapolated at most one day: Theil-Sen over daily
+    medians (the median of the slopes of all pairs of days), so a fault or a spell filling
+    a day or two of the window neither tilts nor lifts the line."""
+    n_series, n_hist = deseason_hist.shape
+    days = n_hist // per_day
+    if days < 3:
+        level = nan_median(deseason_hist)
+        slope = np.zeros(n_series)
+        centre = (n_hist - 1) / 2.0
+    else:
+        daily = nan_median(deseason_hist[:, n_hist - days * per_day:].reshape(
+            n_series, days, per_day))
+        x = (n_hist - days * per_day) + per_day * (np.arange(days) + 0.5) - 0.5
+        i, j = np.triu_indices(days, k=1)
+        slopes = (daily[:, j] - daily[:, i]) / (x[j] - x[i])
+        slope = np.nan_to_num(nan_median(slopes), nan=0.0)
+        level = nan_median(daily - slope[:, None] * x[None, :])
+        centre = 0.0
     pos = np.minimum(np.arange(n_cells, dtype=np.float64), n_hist - 1 + per_day)
     return np.asarray(level[:, None] + slope[:, None] * (pos[None, :] - centre), dtype=np.float64)
 

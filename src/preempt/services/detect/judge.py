@@ -74,12 +74,21 @@ class JobContext:
 
 
 def detector_params(settings: Settings) -> DetectorParams:
+    """Classic z-score over `lookback_days` (SEED.md's 7); the seasonal baseline over at least
+    the core's default history (two weeks: scales that have seen more than one weather regime)."""
     d = settings.detect
     window = d.lookback_days * DAY_S
+    seasonal_window = max(window, SeasonalParams().window_s)
     return DetectorParams(
-        seasonal=SeasonalParams(window_s=window, z_threshold=d.z_threshold),
+        seasonal=SeasonalParams(window_s=seasonal_window, z_threshold=d.z_threshold),
         classic=ClassicParams(window_s=window, z_threshold=d.classic_z_threshold),
     )
+
+
+def history_days(settings: Settings) -> float:
+    """Days of samples a job loads: the longest window any part of the job looks back over."""
+    seasonal_days = detector_params(settings).seasonal.window_s / DAY_S
+    return max(seasonal_days, settings.detect.lookback_days, settings.suggest.lookback_days)
 
 
 def judge_locations(location_ids: Sequence[int], ctx: JobContext) -> JobFigures:
@@ -87,7 +96,7 @@ def judge_locations(location_ids: Sequence[int], ctx: JobContext) -> JobFigures:
     started = time.perf_counter()
     s = ctx.settings
     now = naive_utc(ctx.now_s)
-    window_days = max(s.detect.lookback_days, s.suggest.lookback_days)
+    window_days = history_days(s)
     with ctx.engine.connect() as conn:
         batch = load_series(conn, location_ids, s.monitored_fields,
                             since=now - timedelta(days=window_days))
