@@ -213,13 +213,24 @@ def all_location_ids(conn: Connection) -> list[int]:
 
 
 @dataclass(frozen=True, slots=True)
+class SeriesRecord:
+    """Highest and lowest value of a series, over its samples from `since_s` on."""
+
+    high: float
+    low: float
+    since_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class SeriesState:
-    """What detect has judged of one series: up to `judged_until_s`, with which model, and
-    where a retrained model should look again from (None: nothing to rescan)."""
+    """What detect has judged of one series: up to `judged_until_s`, with which model, where a
+    retrained model should look again from (None: nothing to rescan), and the record of every
+    sample up to the watermark: highest, lowest, since when (None: not kept yet)."""
 
     judged_until_s: float
     model_fitted_at_s: float | None
     rescan_from_s: float | None
+    record: SeriesRecord | None = None
 
 
 def load_state(
@@ -229,13 +240,40 @@ def load_state(
     c = detect_state.c
     out: dict[tuple[int, str], SeriesState] = {}
     for start in range(0, len(ids), _IN_CHUNK):
-        query = sa.select(c.location_id, c.metric_type, c.judged_until, c.model_fitted_at_s,
-                          c.rescan_from).where(c.location_id.in_(ids[start : start + _IN_CHUNK]))
-        for loc, metric, until, fitted, rescan in conn.execute(query):
+        query = sa.select(
+            c.location_id, c.metric_type, c.judged_until, c.model_fitted_at_s, c.rescan_from,
+            c.record_high, c.record_low, c.record_since,
+        ).where(c.location_id.in_(ids[start : start + _IN_CHUNK]))
+        for loc, metric, until, fitted, rescan, high, low, since in conn.execute(query):
+            record = (None if high is None or low is None or since is None
+                      else SeriesRecord(float(high), float(low), epoch_s(since)))
             out[(int(loc), str(metric))] = SeriesState(
                 epoch_s(until), None if fitted is None else float(fitted),
-                None if rescan is None else epoch_s(rescan),
+                None if rescan is None else epoch_s(rescan), record,
             )
+    return out
+
+
+def records_before(
+    conn: Connection, keys: Sequence[tuple[int, str]], *, before: datetime
+) -> dict[tuple[int, str], SeriesRecord]:
+    """Highest, lowest and first sample time of each series' samples before `before` (one
+    grouped query per chunk of locations; series without such samples are left out)."""
+    wanted = set(keys)
+    ids = sorted({loc for loc, _ in wanted})
+    m = metrics.c
+    out: dict[tuple[int, str], SeriesRecord] = {}
+    for start in range(0, len(ids), _IN_CHUNK):
+        query = (
+            sa.select(m.location_id, m.metric_type, sa.func.max(m.value), sa.func.min(m.value),
+                      sa.func.min(m.timestamp))
+            .where(m.location_id.in_(ids[start : start + _IN_CHUNK]), m.timestamp < before)
+            .group_by(m.location_id, m.metric_type)
+        )
+        for loc, metric, high, low, first in conn.execute(query):
+            key = (int(loc), str(metric))
+            if key in wanted and high is not None:
+                out[key] = SeriesRecord(float(high), float(low), epoch_s(first))
     return out
 
 
@@ -251,12 +289,15 @@ def write_state(
         {"location_id": loc, "metric_type": metric,
          "judged_until": naive_utc(s.judged_until_s), "model_fitted_at_s": s.model_fitted_at_s,
          "rescan_from": None if s.rescan_from_s is None else naive_utc(s.rescan_from_s),
-         "cycle_id": cycle_id, "updated_at": now}
+         "cycle_id": cycle_id, "updated_at": now,
+         "record_high": None if s.record is None else s.record.high,
+         "record_low": None if s.record is None else s.record.low,
+         "record_since": None if s.record is None else naive_utc(s.record.since_s)}
         for (loc, metric), s in states.items()
     ]
     upsert_rows(conn, detect_state, rows, key=("location_id", "metric_type"),
                 update=("judged_until", "model_fitted_at_s", "rescan_from", "cycle_id",
-                        "updated_at"))
+                        "updated_at", "record_high", "record_low", "record_since"))
 
 
 # --- stored anomalies and feedback -------------------------------------------------------------

@@ -235,6 +235,10 @@ detect_state = sa.Table(
     sa.Column("rescan_from", sa.DateTime, nullable=True),
     sa.Column("cycle_id", sa.String(64), nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
+    # The series' record over every sample up to judged_until (detection.records).
+    sa.Column("record_high", sa.Double, nullable=True),
+    sa.Column("record_low", sa.Double, nullable=True),
+    sa.Column("record_since", sa.DateTime, nullable=True),
 )
 
 # One row per detect cycle (planned by whoever held the lock) and one per job of it (a batch of

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy.engine import Engine
 
 from preempt import domain
@@ -25,6 +26,7 @@ from preempt.detection import (
     DetectorParams,
     FalsePositive,
     Method,
+    Records,
     Rule,
     SeasonalParams,
     SeriesKey,
@@ -41,6 +43,7 @@ from preempt.storage.anomalies import upsert_anomalies
 from preempt.storage.detect_state import (
     JobFigures,
     SeriesBatch,
+    SeriesRecord,
     SeriesState,
     StoredAnomaly,
     load_series,
@@ -48,6 +51,7 @@ from preempt.storage.detect_state import (
     location_names,
     naive_utc,
     record_job,
+    records_before,
     stored_anomalies,
     write_state,
 )
@@ -97,9 +101,9 @@ def judge_locations(location_ids: Sequence[int], ctx: JobContext) -> JobFigures:
     s = ctx.settings
     now = naive_utc(ctx.now_s)
     window_days = history_days(s)
+    since = now - timedelta(days=window_days)
     with ctx.engine.connect() as conn:
-        batch = load_series(conn, location_ids, s.monitored_fields,
-                            since=now - timedelta(days=window_days))
+        batch = load_series(conn, location_ids, s.monitored_fields, since=since)
         states = load_state(conn, location_ids)
         stored = stored_anomalies(conn, location_ids,
                                   since=now - timedelta(days=s.suggest.lookback_days))
@@ -124,7 +128,8 @@ def judge_locations(location_ids: Sequence[int], ctx: JobContext) -> JobFigures:
             location_ids=batch.location_ids, metric_types=batch.metric_types,
             times_s=times, values=values, split_s=split,
         )
-    det = _statistical(batch, split, s)
+    records = _records_before_split(ctx, batch, states, split, since)
+    det = _statistical(batch, split, s, _as_records(records, split))
     fitted = np.full(len(batch), np.nan)
     ml_state = "none"
     if wants_ml and ctx.ml is not None:
@@ -137,7 +142,8 @@ def judge_locations(location_ids: Sequence[int], ctx: JobContext) -> JobFigures:
     found = combine(det, times, values, keys=keys)
     anomalies = [_to_domain(a, batch) for a in found]
     suggestions = _suggestions(det, batch, stored, keys, found, s)
-    new_states = _next_states(batch, states, latest, fitted, s)
+    new_states = _next_states(batch, states, latest, fitted, s,
+                              _records_after(records, batch, split))
     judged = int(det.scored.sum())
     figures = replace(base, series=len(batch), samples=judged, anomalies_found=len(anomalies),
                       ml=ml_state)
@@ -211,14 +217,17 @@ def _rules(settings: Settings) -> tuple[Rule, ...]:
                  for r in settings.detect.rules)
 
 
-def _statistical(batch: SeriesBatch, split: FloatArray, s: Settings) -> Detection:
+def _statistical(
+    batch: SeriesBatch, split: FloatArray, s: Settings, records: Records
+) -> Detection:
     """Statistical + rules in process, combined as the configured method (ML added later)."""
     method = s.detect.method
     stat: Method = "classic" if method == "classic" else "seasonal"
     det = detect(batch.times_s, batch.values, split_s=split, method=stat,
                  params=detector_params(s), rules=_rules(s),
                  metric_types=list(batch.metric_types),
-                 groups=batch.location_ids.tolist())  # T / dew point / humidity consistency
+                 groups=batch.location_ids.tolist(),  # T / dew point / humidity consistency
+                 records=records)
     # Recombine under the configured method; its iforest part arrives from the trainer (or
     # not: with_scores then combines what is there, i.e. statistical + rules).
     return with_scores(replace(det, method=method), {})
@@ -309,8 +318,10 @@ def _next_states(
     latest: FloatArray,
     fitted: FloatArray,
     s: Settings,
+    records: Sequence[SeriesRecord | None],
 ) -> dict[tuple[int, str], SeriesState]:
-    """Watermarks after this job; a series whose model changed is rescanned next cycle."""
+    """Watermarks and records after this job; a series whose model changed is rescanned next
+    cycle."""
     out: dict[tuple[int, str], SeriesState] = {}
     for i, key in enumerate(zip(batch.location_ids.tolist(), batch.metric_types, strict=True)):
         old = states.get(key)
@@ -321,5 +332,63 @@ def _next_states(
         elif old is not None and old.model_fitted_at_s is not None \
                 and old.model_fitted_at_s != model:
             rescan = max(float(latest[i]) - s.detect.rescan_s, 0.0)
-        out[key] = SeriesState(float(latest[i]), model, rescan)
+        out[key] = SeriesState(float(latest[i]), model, rescan, records[i])
     return out
+
+
+# --- records (detection.records): kept with the watermark, updated with each judged batch ------
+
+
+def _record_of(times: FloatArray, values: FloatArray, rows: npt.NDArray[np.bool_]
+               ) -> SeriesRecord | None:
+    rows = rows & np.isfinite(values)
+    if not rows.any():
+        return None
+    return SeriesRecord(float(values[rows].max()), float(values[rows].min()),
+                        float(times[rows].min()))
+
+
+def _merged(a: SeriesRecord | None, b: SeriesRecord | None) -> SeriesRecord | None:
+    if a is None or b is None:
+        return a or b
+    return SeriesRecord(max(a.high, b.high), min(a.low, b.low), min(a.since_s, b.since_s))
+
+
+def _records_before_split(
+    ctx: JobContext, batch: SeriesBatch, states: dict[tuple[int, str], SeriesState],
+    split: FloatArray, since: datetime,
+) -> list[SeriesRecord | None]:
+    """Each row's record of the samples before its split: the one kept with the watermark, or
+    (the first time) one built from the stored samples older than the loaded window plus the
+    loaded ones before the split."""
+    keys = list(zip(batch.location_ids.tolist(), batch.metric_types, strict=True))
+    kept = [st.record if (st := states.get(k)) is not None else None for k in keys]
+    missing = [k for k, r in zip(keys, kept, strict=True) if r is None]
+    older: dict[tuple[int, str], SeriesRecord] = {}
+    if missing:
+        with ctx.engine.connect() as conn:
+            older = records_before(conn, missing, before=since)
+    return [
+        record if record is not None else _merged(
+            older.get(key), _record_of(batch.times_s[i], batch.values[i],
+                                       batch.times_s[i] < split[i]))
+        for i, (key, record) in enumerate(zip(keys, kept, strict=True))
+    ]
+
+
+def _as_records(records: Sequence[SeriesRecord | None], split: FloatArray) -> Records:
+    """The detection core's form: per row, high/low (±inf: none) and the span before split."""
+    high = np.array([-np.inf if r is None else r.high for r in records], dtype=np.float64)
+    low = np.array([np.inf if r is None else r.low for r in records], dtype=np.float64)
+    span = np.array([0.0 if r is None else split[i] - r.since_s for i, r in enumerate(records)],
+                    dtype=np.float64)
+    return Records(high, low, span)
+
+
+def _records_after(
+    records: Sequence[SeriesRecord | None], batch: SeriesBatch, split: FloatArray
+) -> list[SeriesRecord | None]:
+    """The records with this job's judged samples added (they cover up to the new watermark)."""
+    return [_merged(r, _record_of(batch.times_s[i], batch.values[i],
+                                  batch.times_s[i] >= split[i]))
+            for i, r in enumerate(records)]
