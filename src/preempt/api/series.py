@@ -1,24 +1,44 @@
-"""The one query behind GET /metrics: a location's samples of some metrics over a time range.
+"""The query behind GET /metrics: a location's samples of some metrics over a time range.
 
-`metric_type IN (...)` with a timestamp range lets the unique index (location_id, metric_type,
-timestamp) serve all three columns; rows come back grouped by metric, oldest first. Timestamps
-are read as text and reshaped to ISO 8601 (parsing 1,440 datetimes per request and formatting
-them again was most of the time of a 24-hour chart).
+`metric_type IN (...)` with a timestamp range lets the key (location_id, metric_type, timestamp)
+serve all three columns (on MySQL/MariaDB it is the clustered primary key). Two forms:
+
+* read_series_json: on MySQL/MariaDB the server writes each metric's points as JSON text
+  (GROUP_CONCAT), so a 24-hour chart is 5 rows on the wire instead of 1,440 that a pure-Python
+  driver parses one field at a time (that parsing was most of the request's time). Other
+  backends, and a series too long for one GROUP_CONCAT value, take the row form.
+* read_series: rows with timestamps read as text and reshaped to ISO 8601 (parsing 1,440
+  datetimes per request and formatting them again was most of the time of the row form).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
+import orjson
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 
 from preempt.storage.tables import locations, metrics
 
 # metric -> (ISO 8601 UTC timestamps 'YYYY-MM-DDTHH:MM:SS+00:00', values)
 SeriesRows = dict[str, tuple[list[str], list[float]]]
+
+# Longest JSON text of one metric's series the server may build (GROUP_CONCAT truncates at
+# group_concat_max_len, which defaults to 1 MB on MariaDB and 1 KB on MySQL). The result row is
+# also bounded by max_allowed_packet; a longer series is read as rows instead.
+MAX_SERIES_JSON_BYTES: Final = 64 * 2**20
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesJson:
+    """One metric's points as a JSON array, oldest first."""
+
+    count: int
+    data: bytes  # b'[{"timestamp":"2026-01-31T12:00:00+00:00","value":1.5},...]'
 
 
 def _naive(moment: datetime) -> datetime:
@@ -60,9 +80,103 @@ def read_series(
     out: SeriesRows = {m: ([], []) for m in metric_types}
     for metric, raw, value in conn.execute(
         series_query(location, metric_types, since, until)
-    ).tuples().all():
+    ).all():
         times, values = out[metric]
         # 'YYYY-MM-DD HH:MM:SS[.ffffff]' (MySQL/MariaDB and SQLite alike) -> ISO 8601 UTC
         times.append(f"{raw[:10]}T{raw[11:19]}+00:00")
         values.append(value)
     return out
+
+
+# One row per metric: (metric_type, point count, the points as comma-separated JSON objects).
+# DATE_FORMAT keeps whole seconds like iso_utc; a DOUBLE turned into text is the shortest form
+# that reads back as the same double ('23.67', '1e-7' comes out as '0.0000001'), valid JSON.
+_SERIES_JSON_SQL: Final = (
+    "SELECT {hint}m.metric_type, COUNT(*), GROUP_CONCAT(CONCAT("
+    "'{{\"timestamp\":\"', DATE_FORMAT(m.timestamp, '%%Y-%%m-%%dT%%H:%%i:%%s+00:00'), "
+    "'\",\"value\":', m.value, '}}') ORDER BY m.timestamp SEPARATOR ',') "
+    "FROM metrics m {join}"
+    "WHERE {where} AND m.metric_type IN ({metrics}) "
+    "AND m.timestamp >= %s AND m.timestamp < %s GROUP BY m.metric_type"
+)
+
+
+def series_json_statement(
+    dialect: Dialect,
+    location: int | str,
+    metric_types: Sequence[str],
+    since: datetime,
+    until: datetime,
+    *,
+    max_text_bytes: int = MAX_SERIES_JSON_BYTES,
+) -> tuple[str, tuple[Any, ...]]:
+    """(SQL, parameters) of the MySQL/MariaDB JSON form, in the driver's `%s` style."""
+    limit = int(max_text_bytes)
+    # Per statement, so pooled connections keep their session settings.
+    prefix, hint = "", ""
+    if getattr(dialect, "is_mariadb", False):
+        prefix = f"SET STATEMENT group_concat_max_len = {limit} FOR "
+    else:
+        hint = f"/*+ SET_VAR(group_concat_max_len = {limit}) */ "
+    by_name = isinstance(location, str)
+    sql = prefix + _SERIES_JSON_SQL.format(
+        hint=hint,
+        join="JOIN locations l ON l.id = m.location_id " if by_name else "",
+        where="l.name = %s" if by_name else "m.location_id = %s",
+        metrics=", ".join(["%s"] * len(metric_types)),
+    )
+    return sql, (location, *metric_types, _naive(since), _naive(until))
+
+
+def _is_whole(text: str | None, count: int) -> bool:
+    """False when GROUP_CONCAT cut the text short (or gave NULL): then it does not end with a
+    whole object, or it ends at an object boundary and holds fewer objects than rows."""
+    return text is not None and text.endswith("}") and text.count("{") == count
+
+
+def _series_json_mysql(
+    conn: Connection,
+    location: int | str,
+    metric_types: Sequence[str],
+    since: datetime,
+    until: datetime,
+    max_text_bytes: int,
+) -> dict[str, SeriesJson] | None:
+    """None when a series did not fit in one GROUP_CONCAT value."""
+    sql, params = series_json_statement(conn.dialect, location, metric_types, since, until,
+                                        max_text_bytes=max_text_bytes)
+    found: dict[str, SeriesJson] = {}
+    for metric, count, text in conn.exec_driver_sql(sql, params).all():
+        if not _is_whole(text, count):
+            return None
+        found[metric] = SeriesJson(int(count), f"[{text}]".encode())
+    return found
+
+
+def _rows_to_json(times: list[str], values: list[float]) -> SeriesJson:
+    data = orjson.dumps([{"timestamp": t, "value": v} for t, v in zip(times, values, strict=True)])
+    return SeriesJson(len(times), data)
+
+
+_EMPTY: Final = SeriesJson(0, b"[]")
+_PERCENT_STYLES: Final = ("format", "pyformat")
+
+
+def read_series_json(
+    conn: Connection,
+    location: int | str,
+    metric_types: Sequence[str],
+    *,
+    since: datetime,
+    until: datetime,
+    max_text_bytes: int = MAX_SERIES_JSON_BYTES,
+) -> dict[str, SeriesJson]:
+    """metric -> its points in [since, until) as JSON, every metric present, in the order of
+    `metric_types`; one query (two when a series is longer than `max_text_bytes`)."""
+    # The statement goes to the driver as written, in the `%s` style of PyMySQL and mysqlclient.
+    if conn.dialect.name in ("mysql", "mariadb") and conn.dialect.paramstyle in _PERCENT_STYLES:
+        found = _series_json_mysql(conn, location, metric_types, since, until, max_text_bytes)
+        if found is not None:
+            return {m: found.get(m, _EMPTY) for m in metric_types}
+    rows = read_series(conn, location, metric_types, since=since, until=until)
+    return {m: _rows_to_json(times, values) for m, (times, values) in rows.items()}

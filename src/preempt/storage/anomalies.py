@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, Final, Literal
 
 import sqlalchemy as sa
@@ -171,19 +172,26 @@ def list_anomalies(
     `location` is an id or a name (one query either way: the name is matched in the join).
     """
     c = anomalies.c
-    query = (
-        sa.select(*_columns())
-        .join(locations, locations.c.id == c.location_id)
-        .where(locations.c.name == location if isinstance(location, str)
-               else c.location_id == location)
-        .order_by(c.timestamp.desc(), c.id.desc())
-        .limit(limit)
-    )
-    query = _filtered(query, filters)
+    query = _filtered(_listing(by_name=isinstance(location, str)), filters)
     if before is not None:
         ts, last_id = _naive(before[0]), before[1]
         query = query.where(sa.or_(c.timestamp < ts, sa.and_(c.timestamp == ts, c.id < last_id)))
-    return [_record(r) for r in conn.execute(query)]
+    return [_record(r) for r in conn.execute(query, {"location": location, "limit": limit})]
+
+
+@cache
+def _listing(*, by_name: bool) -> sa.Select[Any]:
+    """A location's anomalies with the location and the page size as bound parameters: built
+    once (building this 20-column join per call cost a fifth of running it)."""
+    c = anomalies.c
+    where = locations.c.name if by_name else c.location_id
+    return (
+        sa.select(*_columns())
+        .join(locations, locations.c.id == c.location_id)
+        .where(where == sa.bindparam("location"))
+        .order_by(c.timestamp.desc(), c.id.desc())
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+    )
 
 
 def _filtered(query: sa.Select[Any], f: AnomalyFilter) -> sa.Select[Any]:

@@ -13,6 +13,7 @@ from preempt.api.context import (
     clamp_limit,
     decode_cursor,
     read_conn,
+    reading,
     require_location,
     split_page,
     to_utc,
@@ -52,7 +53,6 @@ def get_anomalies(
     until: IsoDateTime | None = Query(None, description="Sample time until (exclusive)."),
     cursor: str | None = Query(None, pattern=CURSOR_PATTERN,
                                description="next_cursor of the previous page."),
-    conn: Connection = Depends(read_conn),
 ) -> Response:
     """Anomalies of one location, newest first, with score, methods and expected band."""
     filters = AnomalyFilter(
@@ -62,9 +62,10 @@ def get_anomalies(
     )
     before = decode_cursor(cursor) if cursor else None
     page = clamp_limit(request, limit)
-    found = list_anomalies(conn, location, limit=page + 1, filters=filters, before=before)
-    if not found:  # an empty page: is it the location that is unknown?
-        require_location(get_location_by_name(conn, location), location)
+    with reading(request) as conn:
+        found = list_anomalies(conn, location, limit=page + 1, filters=filters, before=before)
+        if not found:  # an empty page: is it the location that is unknown?
+            require_location(get_location_by_name(conn, location), location)
     found, next_cursor = split_page(found, page, lambda row: (row.timestamp, row.id))
     return json_response({
         "location": location, "count": len(found),

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.engine import Connection
 
 from preempt.api.bands import BAND_HISTORY, expected_bands
-from preempt.api.context import IsoDateTime, context, read_conn, require_location, time_window
+from preempt.api.context import IsoDateTime, context, reading, require_location, time_window
 from preempt.api.schemas import MetricName, MetricsOut
-from preempt.api.series import iso_utc, read_series
+from preempt.api.series import iso_utc, read_series, read_series_json
 from preempt.domain import METRIC_UNITS
 from preempt.storage.locations import get_location_by_name
 
@@ -32,22 +34,52 @@ def get_metrics(
     since: IsoDateTime | None = Query(None, description="Start (inclusive); overrides hours."),
     until: IsoDateTime | None = Query(None, description="End (exclusive), default now."),
     bands: bool = Query(False, description="Add expected value and band per sample."),
-    conn: Connection = Depends(read_conn),
 ) -> Response:
     """Samples of one location, grouped by metric, oldest first."""
-    settings = context(request).settings
-    metric_types = (type,) if type else settings.monitored_fields
+    ctx = context(request)
+    metric_types = (type,) if type else ctx.settings.monitored_fields
     start, end = time_window(hours=hours, since=since, until=until)
-    read_from = start - BAND_HISTORY if bands else start
-    rows = read_series(conn, location, metric_types, since=read_from, until=end)
-    if not any(times for times, _ in rows.values()):  # no data: is the location unknown?
-        require_location(get_location_by_name(conn, location), location)
+    with reading(request) as conn:
+        if bands:
+            series, total, computed = _banded_series(conn, location, metric_types, start, end)
+        else:
+            series, total = _plain_series(conn, location, metric_types, start, end)
+            computed = False
+        if total == 0:  # no data: is the location unknown?
+            require_location(get_location_by_name(conn, location), location)
+    head = orjson.dumps({
+        "location": location, "hours": round((end - start).total_seconds() / 3600, 6),
+        "since": start, "until": end, "bands": computed, "count": total,
+    })
+    # The series are JSON already (from the database on MySQL/MariaDB): spliced, not re-parsed.
+    return Response(head[:-1] + b',"metrics":' + series + b"}", media_type="application/json")
+
+
+def _plain_series(
+    conn: Connection, location: str, metric_types: Sequence[str], start: datetime, end: datetime
+) -> tuple[bytes, int]:
+    """The "metrics" object as JSON text, and its point count."""
+    found = read_series_json(conn, location, metric_types, since=start, until=end)
+    parts = [
+        orjson.dumps(metric) + b':{"unit":' + orjson.dumps(METRIC_UNITS.get(metric, ""))
+        + b',"count":' + str(one.count).encode() + b',"data":' + one.data + b"}"
+        for metric, one in found.items()
+    ]
+    return b"{" + b",".join(parts) + b"}", sum(one.count for one in found.values())
+
+
+def _banded_series(
+    conn: Connection, location: str, metric_types: Sequence[str], start: datetime, end: datetime
+) -> tuple[bytes, int, bool]:
+    """The "metrics" object with expected value and band per point, its point count, and
+    whether every band was computed (the core fits BAND_HISTORY before `start` as well)."""
+    rows = read_series(conn, location, metric_types, since=start - BAND_HISTORY, until=end)
     cut = iso_utc(start)
     series: dict[str, Any] = {}
     total = 0
-    computed = bands
+    computed = True
     for metric, (times, values) in rows.items():
-        band = expected_bands(metric, times, values) if bands else None
+        band = expected_bands(metric, times, values)
         computed = computed and band is not None
         first = next((i for i, t in enumerate(times) if t >= cut), len(times))
         points: list[dict[str, Any]] = []
@@ -59,9 +91,4 @@ def get_metrics(
         series[metric] = {"unit": METRIC_UNITS.get(metric, ""), "count": len(points),
                           "data": points}
         total += len(points)
-    payload = {
-        "location": location, "hours": round((end - start).total_seconds() / 3600, 6),
-        "since": start, "until": end, "bands": computed, "count": total, "metrics": series,
-    }
-    return Response(orjson.dumps(payload),
-                    media_type="application/json")
+    return orjson.dumps(series), total, computed
