@@ -183,3 +183,17 @@ def test_a_fault_filling_part_of_the_window_widens_the_scale_at_most_four_mads()
     shifted = tail_scale(residuals, np.zeros(1))
     assert 0.8 <= clean[0] < 1.5
     assert shifted[0] <= 4.0 * mad + 1e-9
+
+
+def test_an_ordinary_shower_after_a_dry_week_is_weather_a_downpour_is_not() -> None:
+    # the precipitation scale floor: after a dry week the spread is the floor, and a 10 mm hour
+    # (a heavy but ordinary shower) must stay below the line while 30 mm is flagged
+    times = T0 + HOUR * np.arange(9 * 24)
+    values = np.zeros((1, times.size))
+    values[0, 40] = 0.4
+    values[0, 100] = 0.8
+    values[0, 190] = 10.0
+    values[0, 200] = 30.0
+    det = detect(times, values, split_s=times[168], method="seasonal",
+                 metric_types=["precipitation"])
+    assert np.nonzero(det.is_anomaly[0])[0].tolist() == [200]

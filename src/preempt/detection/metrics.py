@@ -18,7 +18,7 @@ DEFAULT_MIN_SCALE: Final[dict[str, float]] = {
     "apparent_temperature": 0.7,
     "dew_point_2m": 0.5,
     "relative_humidity_2m": 3.0,
-    "precipitation": 1.5,
+    "precipitation": 2.0,  # at 6 robust units: a dry week makes 12 mm an hour unusual, not 9
     "rain": 1.5,
     "snowfall": 1.0,
     "wind_speed_10m": 3.0,
