@@ -34,7 +34,7 @@ def expected_bands(
     stamps = np.array([t[:19] for t in times], dtype="datetime64[s]")
     times_s = stamps.astype(np.int64).astype(np.float64)
     vals = np.array(values, dtype=np.float64)
-    expected, lower, upper = bands(times_s[None, :], vals[None, :])
+    expected, lower, upper = bands(times_s[None, :], vals[None, :], metric_types=[metric_type])
     return [
         (_finite(float(e)), _finite(float(lo)), _finite(float(hi)))
         for e, lo, hi in zip(expected[0], lower[0], upper[0], strict=True)

@@ -18,7 +18,7 @@ from preempt.detection.consistency import consistency_ratio, magnus_triples
 from preempt.detection.features import FEATURE_NAMES, build_features
 from preempt.detection.forest import ForestParams, Forests, calibrated_ratio, fit_forests
 from preempt.detection.grid import DAY_S, as_batch
-from preempt.detection.metrics import min_scale_for, plateau_for
+from preempt.detection.metrics import clip_to_physical, min_scale_for, plateau_for
 from preempt.detection.records import Records, record_ratio, records_before
 from preempt.detection.robust import BoolArray, FloatArray, score_from_ratio
 from preempt.detection.rules import Rule, apply_rules
@@ -151,13 +151,16 @@ def detect(
     scored = fit.is_new
     scores = {k: np.where(scored, v, 0.0) for k, v in scores.items()}
     lower, upper = seasonal_band(fit, p.seasonal)
+    expected = fit.expected_short
+    if metric_types is not None:
+        expected, lower, upper = clip_to_physical(metric_types, expected, lower, upper)
     z = np.where(np.abs(fit.z_short) / p.seasonal.z_threshold
                  >= np.abs(fit.z_long) / p.seasonal.long_z_threshold, fit.z_short, fit.z_long)
     base = Detection(
         method=method,
         score=np.zeros(vals.shape),
         is_anomaly=np.zeros(vals.shape, dtype=bool),
-        expected=fit.expected_short,
+        expected=expected,
         lower=lower,
         upper=upper,
         z=classic.z if method == "classic" else z,
@@ -296,18 +299,29 @@ def detect_causal(
 
 
 def bands(
-    times_s: FloatArray, values: FloatArray, *, params: SeasonalParams | None = None
+    times_s: FloatArray,
+    values: FloatArray,
+    *,
+    params: SeasonalParams | None = None,
+    metric_types: Sequence[str] | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """(expected, lower, upper) per sample (S, n) for charting, fitted on the whole window given
-    (not causal: the dashboard shows what is normal for the period on screen)."""
+    (not causal: the dashboard shows what is normal for the period on screen). With
+    `metric_types` (one per series) the metric's scale floor applies, as in detect(), and the
+    band stays within what the metric can physically be."""
     p = params or SeasonalParams()
+    if metric_types is not None:
+        p = _with_metric_floors(DetectorParams(seasonal=p), metric_types).seasonal
     times, vals = as_batch(times_s, values)
     last = np.nanmax(np.where(np.isfinite(times), times, -np.inf), axis=1) + 1.0
     window = max(p.window_s, float(np.nanmax(last - np.nanmin(times, axis=1))) + p.cell_s)
     p_all = replace(p, window_s=np.ceil(window / DAY_S) * DAY_S)
     fit: SeasonalFit = fit_seasonal(times, vals, split_s=last, params=p_all)
     lower, upper = seasonal_band(fit, p_all)
-    return fit.expected_short, lower, upper
+    if metric_types is None:
+        return fit.expected_short, lower, upper
+    expected, lower, upper = clip_to_physical(metric_types, fit.expected_short, lower, upper)
+    return expected, lower, upper
 
 
 def _with_metric_floors(p: DetectorParams, metric_types: Sequence[str]) -> DetectorParams:

@@ -1,4 +1,5 @@
-"""Per-metric facts detection needs: the smallest deviation worth calling unusual (scale floor).
+"""Per-metric facts detection needs: the smallest deviation worth calling unusual (scale floor),
+the values a reading rests on naturally, and the range it can physically take.
 
 After a dry week any rain would otherwise be "infinitely" unusual; after a calm week any breeze.
 A floor in the metric's unit keeps the robust scale at a size a person would notice.
@@ -52,3 +53,27 @@ def min_scale_for(
     """Scale floor per series from its metric type (0 for metrics not in the table)."""
     floors = DEFAULT_MIN_SCALE if table is None else table
     return np.asarray([floors.get(m, 0.0) for m in metric_types], dtype=np.float64)
+
+
+# What a reading can physically be: an expected band never reaches beyond it (no "usual range
+# 80-104 %" humidity, no -3 mm rain). Metrics not listed are unbounded.
+PHYSICAL_RANGE: Final[dict[str, tuple[float, float]]] = {
+    "relative_humidity_2m": (0.0, 100.0),
+    "cloud_cover": (0.0, 100.0),
+    "precipitation": (0.0, np.inf),
+    "rain": (0.0, np.inf),
+    "snowfall": (0.0, np.inf),
+    "wind_speed_10m": (0.0, np.inf),
+    "wind_gusts_10m": (0.0, np.inf),
+    "pressure_msl": (0.0, np.inf),
+    "surface_pressure": (0.0, np.inf),
+}
+
+
+def clip_to_physical(
+    metric_types: Sequence[str], *bands: FloatArray
+) -> tuple[FloatArray, ...]:
+    """Each (S, n) array clipped row by row to its metric's physical range (NaN stays NaN)."""
+    low = np.asarray([PHYSICAL_RANGE.get(m, (-np.inf, np.inf))[0] for m in metric_types])
+    high = np.asarray([PHYSICAL_RANGE.get(m, (-np.inf, np.inf))[1] for m in metric_types])
+    return tuple(np.clip(b, low[:, None], high[:, None]) for b in bands)
