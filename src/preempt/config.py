@@ -159,7 +159,10 @@ DEFAULT_RULES: tuple[RuleSettings, ...] = (
 
 class DetectSettings(_Section):
     interval_s: float = 600.0
-    lookback_days: int = Field(default=7, ge=1, le=90)
+    lookback_days: int = Field(default=7, ge=1, le=90)  # the classic z-score's window (SEED.md)
+    # The seasonal baseline's history: two weeks, so that its scales have seen more than one
+    # weather regime (see bench/eval_detection.py).
+    seasonal_days: int = Field(default=14, ge=2, le=90)
     method: Literal["seasonal", "classic", "iforest", "hybrid"] = "hybrid"
     z_threshold: float = Field(default=6.0, gt=0)  # short residual, see bench/eval_detection.py
     classic_z_threshold: float = Field(default=2.0, gt=0)

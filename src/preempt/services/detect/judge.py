@@ -78,11 +78,11 @@ class JobContext:
 
 
 def detector_params(settings: Settings) -> DetectorParams:
-    """Classic z-score over `lookback_days` (SEED.md's 7); the seasonal baseline over at least
-    the core's default history (two weeks: scales that have seen more than one weather regime)."""
+    """Classic z-score over `lookback_days` (SEED.md's 7); the seasonal baseline over
+    `seasonal_days` (two weeks: scales that have seen more than one weather regime)."""
     d = settings.detect
     window = d.lookback_days * DAY_S
-    seasonal_window = max(window, SeasonalParams().window_s)
+    seasonal_window = d.seasonal_days * DAY_S
     return DetectorParams(
         seasonal=SeasonalParams(window_s=seasonal_window, z_threshold=d.z_threshold),
         classic=ClassicParams(window_s=window, z_threshold=d.classic_z_threshold),
