@@ -764,7 +764,8 @@ export interface paths {
         };
         /**
          * Get Events
-         * @description A text/event-stream; each `data:` is the anomaly or suggestion as in the list endpoints.
+         * @description A text/event-stream; each `data:` is the anomaly, suggestion or alarm transition as in
+         *     the list endpoints.
          */
         get: operations["api_get_events"];
         put?: never;
@@ -896,7 +897,8 @@ export interface paths {
         };
         /**
          * Get Events
-         * @description A text/event-stream; each `data:` is the anomaly or suggestion as in the list endpoints.
+         * @description A text/event-stream; each `data:` is the anomaly, suggestion or alarm transition as in
+         *     the list endpoints.
          */
         get: operations["get_events"];
         put?: never;
@@ -5315,7 +5317,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Events: anomaly, anomaly_feedback, suggestion. */
+            /** @description Events: anomaly, anomaly_feedback, suggestion, alarm (a state change, as in /alarm-history). */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5875,7 +5877,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Events: anomaly, anomaly_feedback, suggestion. */
+            /** @description Events: anomaly, anomaly_feedback, suggestion, alarm (a state change, as in /alarm-history). */
             200: {
                 headers: {
                     [name: string]: unknown;
