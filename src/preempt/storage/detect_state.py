@@ -254,7 +254,7 @@ def load_state(
     return out
 
 
-def records_before(
+def stored_records_before(
     conn: Connection, keys: Sequence[tuple[int, str]], *, before: datetime
 ) -> dict[tuple[int, str], SeriesRecord]:
     """Highest, lowest and first sample time of each series' samples before `before` (one

@@ -51,8 +51,8 @@ from preempt.storage.detect_state import (
     location_names,
     naive_utc,
     record_job,
-    records_before,
     stored_anomalies,
+    stored_records_before,
     write_state,
 )
 from preempt.storage.suggestions import upsert_suggestions
@@ -91,8 +91,8 @@ def detector_params(settings: Settings) -> DetectorParams:
 
 def history_days(settings: Settings) -> float:
     """Days of samples a job loads: the longest window any part of the job looks back over."""
-    seasonal_days = detector_params(settings).seasonal.window_s / DAY_S
-    return max(seasonal_days, settings.detect.lookback_days, settings.suggest.lookback_days)
+    d = settings.detect
+    return max(d.seasonal_days, d.lookback_days, settings.suggest.lookback_days)
 
 
 def judge_locations(location_ids: Sequence[int], ctx: JobContext) -> JobFigures:
@@ -105,6 +105,9 @@ def judge_locations(location_ids: Sequence[int], ctx: JobContext) -> JobFigures:
     with ctx.engine.connect() as conn:
         batch = load_series(conn, location_ids, s.monitored_fields, since=since)
         states = load_state(conn, location_ids)
+        # Series judged for the first time start their record from every stored sample.
+        older = stored_records_before(conn, _without_record(location_ids, s, states),
+                                      before=since)
         stored = stored_anomalies(conn, location_ids,
                                   since=now - timedelta(days=s.suggest.lookback_days))
         names = location_names(conn, location_ids)
@@ -128,7 +131,7 @@ def judge_locations(location_ids: Sequence[int], ctx: JobContext) -> JobFigures:
             location_ids=batch.location_ids, metric_types=batch.metric_types,
             times_s=times, values=values, split_s=split,
         )
-    records = _records_before_split(ctx, batch, states, split, since)
+    records = _records_before_split(batch, states, older, split)
     det = _statistical(batch, split, s, _as_records(records, split))
     fitted = np.full(len(batch), np.nan)
     ml_state = "none"
@@ -339,13 +342,21 @@ def _next_states(
 # --- records (detection.records): kept with the watermark, updated with each judged batch ------
 
 
-def _record_of(times: FloatArray, values: FloatArray, rows: npt.NDArray[np.bool_]
-               ) -> SeriesRecord | None:
-    rows = rows & np.isfinite(values)
-    if not rows.any():
-        return None
-    return SeriesRecord(float(values[rows].max()), float(values[rows].min()),
-                        float(times[rows].min()))
+def _without_record(
+    location_ids: Sequence[int], s: Settings, states: dict[tuple[int, str], SeriesState]
+) -> list[tuple[int, str]]:
+    return [(loc, m) for loc in location_ids for m in s.monitored_fields
+            if (st := states.get((loc, m))) is None or st.record is None]
+
+
+def _sample_records(batch: SeriesBatch, rows: npt.NDArray[np.bool_]) -> list[SeriesRecord | None]:
+    """Per row of the batch: highest, lowest and first time of its samples where `rows`."""
+    take = rows & np.isfinite(batch.values)
+    high = np.where(take, batch.values, -np.inf).max(axis=1, initial=-np.inf)
+    low = np.where(take, batch.values, np.inf).min(axis=1, initial=np.inf)
+    first = np.where(take, batch.times_s, np.inf).min(axis=1, initial=np.inf)
+    return [SeriesRecord(h, lo, t) if np.isfinite(t) else None
+            for h, lo, t in zip(high.tolist(), low.tolist(), first.tolist(), strict=True)]
 
 
 def _merged(a: SeriesRecord | None, b: SeriesRecord | None) -> SeriesRecord | None:
@@ -355,24 +366,18 @@ def _merged(a: SeriesRecord | None, b: SeriesRecord | None) -> SeriesRecord | No
 
 
 def _records_before_split(
-    ctx: JobContext, batch: SeriesBatch, states: dict[tuple[int, str], SeriesState],
-    split: FloatArray, since: datetime,
+    batch: SeriesBatch, states: dict[tuple[int, str], SeriesState],
+    older: dict[tuple[int, str], SeriesRecord], split: FloatArray,
 ) -> list[SeriesRecord | None]:
     """Each row's record of the samples before its split: the one kept with the watermark, or
-    (the first time) one built from the stored samples older than the loaded window plus the
-    loaded ones before the split."""
+    (the first time) the stored samples older than the loaded window plus the loaded ones
+    before the split."""
     keys = list(zip(batch.location_ids.tolist(), batch.metric_types, strict=True))
-    kept = [st.record if (st := states.get(k)) is not None else None for k in keys]
-    missing = [k for k, r in zip(keys, kept, strict=True) if r is None]
-    older: dict[tuple[int, str], SeriesRecord] = {}
-    if missing:
-        with ctx.engine.connect() as conn:
-            older = records_before(conn, missing, before=since)
+    loaded = _sample_records(batch, batch.times_s < split[:, None])
     return [
-        record if record is not None else _merged(
-            older.get(key), _record_of(batch.times_s[i], batch.values[i],
-                                       batch.times_s[i] < split[i]))
-        for i, (key, record) in enumerate(zip(keys, kept, strict=True))
+        st.record if (st := states.get(key)) is not None and st.record is not None
+        else _merged(older.get(key), loaded[i])
+        for i, key in enumerate(keys)
     ]
 
 
@@ -389,6 +394,5 @@ def _records_after(
     records: Sequence[SeriesRecord | None], batch: SeriesBatch, split: FloatArray
 ) -> list[SeriesRecord | None]:
     """The records with this job's judged samples added (they cover up to the new watermark)."""
-    return [_merged(r, _record_of(batch.times_s[i], batch.values[i],
-                                  batch.times_s[i] >= split[i]))
-            for i, r in enumerate(records)]
+    judged = _sample_records(batch, batch.times_s >= split[:, None])
+    return [_merged(r, j) for r, j in zip(records, judged, strict=True)]
