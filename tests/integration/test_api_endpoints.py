@@ -82,6 +82,17 @@ def test_metrics_with_expected_band_from_the_detection_core(
     assert banded and all(p["lower"] <= p["expected"] <= p["upper"] for p in banded)
 
 
+def test_bands_from_the_first_representable_day_are_not_an_error(
+    client: TestClient, seeded: dict[str, int]
+) -> None:
+    # the band's extra week of history before year 1 cannot be computed: it starts at year 1
+    params = {"location": "Tokyo", "type": "temperature_2m", "since": "0001-01-03T00:00:00Z"}
+    response = client.get("/metrics", params={**params, "bands": "true"})
+    assert response.status_code == 200
+    plain = client.get("/metrics", params=params).json()
+    assert response.json()["count"] == plain["count"] > 0
+
+
 def test_unknown_query_parameter_is_422_naming_it(
     client: TestClient, seeded: dict[str, int]
 ) -> None:

@@ -144,6 +144,14 @@ def to_utc(moment: datetime, field: str | None = None) -> datetime:
         return _MIN if moment.year < 5000 else _MAX
 
 
+def before(moment: datetime, span: timedelta) -> datetime:
+    """`moment - span`, or the earliest representable time when that is earlier still."""
+    try:
+        return moment - span
+    except OverflowError:
+        return _MIN
+
+
 def time_window(
     *, hours: float, since: datetime | None, until: datetime | None, now: datetime | None = None
 ) -> tuple[datetime, datetime]:
@@ -152,13 +160,7 @@ def time_window(
     since >= until is an empty window, not an error.
     """
     end = to_utc(until) if until else (now or datetime.now(UTC))
-    if since is not None:
-        start = to_utc(since)
-    else:
-        try:
-            start = end - timedelta(hours=hours)
-        except OverflowError:
-            start = _MIN
+    start = to_utc(since) if since is not None else before(end, timedelta(hours=hours))
     return min(start, end), end
 
 

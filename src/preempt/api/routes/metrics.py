@@ -11,7 +11,14 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.engine import Connection
 
 from preempt.api.bands import BAND_HISTORY, expected_bands
-from preempt.api.context import IsoDateTime, context, reading, require_location, time_window
+from preempt.api.context import (
+    IsoDateTime,
+    before,
+    context,
+    reading,
+    require_location,
+    time_window,
+)
 from preempt.api.schemas import MetricName, MetricsOut
 from preempt.api.series import iso_utc, read_series, read_series_json
 from preempt.domain import METRIC_UNITS
@@ -73,7 +80,8 @@ def _banded_series(
 ) -> tuple[bytes, int, bool]:
     """The "metrics" object with expected value and band per point, its point count, and
     whether every band was computed (the core fits BAND_HISTORY before `start` as well)."""
-    rows = read_series(conn, location, metric_types, since=start - BAND_HISTORY, until=end)
+    rows = read_series(conn, location, metric_types, since=before(start, BAND_HISTORY),
+                       until=end)
     cut = iso_utc(start)
     series: dict[str, Any] = {}
     total = 0
