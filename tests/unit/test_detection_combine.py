@@ -122,3 +122,36 @@ def test_consistency_flags_nobody_when_no_sensor_explains_the_break_better() -> 
     det = detect(times, values, split_s=times[168], method="seasonal", metric_types=metrics,
                  groups=["x"] * 3)
     assert not (det.method_scores["consistency"][2] >= 0.5).any()
+
+
+def test_humidity_that_follows_its_temperature_and_dew_point_is_weather() -> None:
+    times, values, metrics = weather(9)
+    # moist air arrives: dew point up 8 °C for half a day, humidity follows by Magnus (weather)
+    values[1, 190:202] += 8.0
+    values[2] = np.round(humidity_from(values[0], values[1]), 1)
+    alone = detect(times, values[2:], split_s=times[168], method="hybrid")
+    assert alone.is_anomaly[0, 190:202].any()  # on its own the humidity jump looks unusual
+    det = detect(times, values, split_s=times[168], method="hybrid", metric_types=metrics,
+                 groups=["x"] * 3)
+    assert not det.is_anomaly[2].any()
+    assert det.is_anomaly[1, 190:202].any()  # the dew point carries the news in its own unit
+    # a humidity sensor fault breaks the relation and is still found
+    values[2, 210:216] -= 30.0
+    det = detect(times, values, split_s=times[168], method="hybrid", metric_types=metrics,
+                 groups=["x"] * 3)
+    assert det.is_anomaly[2, 210:216].all()
+
+
+def test_warm_air_after_a_humidity_fault_does_not_move_the_blame_to_temperature() -> None:
+    times, values, metrics = weather(10)
+    # warm air arrives at hour 196 (temperature and dew point together; humidity follows) ...
+    warm = np.clip((np.arange(values.shape[1]) - 196) / 6, 0, 1) * 5.0
+    values[0] += warm
+    values[1] += warm
+    values[2] = np.round(humidity_from(values[0], values[1]), 1)
+    values[2, 190:230] += 15.0  # ... while the humidity sensor reads 15 % high from hour 190
+    det = detect(times, values, split_s=times[168], method="seasonal", metric_types=metrics,
+                 groups=["x"] * 3)
+    flagged = det.method_scores["consistency"] >= 0.5
+    assert flagged[2, 190:230].all()
+    assert not flagged[:2].any()

@@ -41,6 +41,17 @@ def test_stuck_sensor_is_found() -> None:
     assert det.method_scores["stuck"][0, 199] >= 0.5
 
 
+def test_rain_stuck_at_one_amount_is_found_after_a_mostly_dry_history() -> None:
+    times = T0 + HOUR * np.arange(24 * 15)
+    rain = np.zeros((1, times.size))
+    rain[0, [40, 41, 100, 101, 102, 250]] = [0.4, 1.3, 0.2, 2.1, 0.7, 0.3]  # a few showers
+    rain[0, 340:352] = 1.2  # a gauge reporting the same 1.2 mm every hour for 12 h
+    det = detect(times, rain, split_s=times[336], method="seasonal",
+                 metric_types=["precipitation"])
+    assert det.method_scores["stuck"][0, 351] >= 0.5
+    assert not det.is_anomaly[0, 336:340].any()
+
+
 def test_constant_series_yields_nothing_and_no_nan() -> None:
     times = T0 + HOUR * np.arange(24 * 9)
     values = np.full((1, times.size), 7.0)

@@ -29,6 +29,7 @@ LAMBDA_C: Final[float] = 243.04
 TRIPLE: Final[tuple[str, str, str]] = ("temperature_2m", "dew_point_2m", "relative_humidity_2m")
 MIN_RH_SCALE: Final[float] = 1.0
 SMOOTH_SAMPLES: Final[int] = 24  # percent: rounding of published values stays below this
+BREAK_SAMPLES: Final[int] = 3  # the samples after a break that show which reading jumped
 FROZEN_SAMPLES: Final[int] = 3  # identical readings in a row that make a row the suspect
 FROZEN_BONUS: Final[float] = 100.0  # robust units: outweighs any gain from the other two rows
 # blame only when one row explains the break clearly better than the runner-up (robust units):
@@ -72,21 +73,13 @@ def consistency_ratio(
     if triples.size == 0:
         return out
     t, td, rh = (values[triples[:, k]] for k in range(3))
+    error, z = _magnus_error_z(values, is_hist, triples)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        error = rh - humidity_from(t, td)
         ln_rh = np.log(np.clip(rh, 1.0, 100.0) / 100.0)
         a = BETA * td / (LAMBDA_C + td) - ln_rh
         b = ln_rh + BETA * t / (LAMBDA_C + t)
         implied = [t - LAMBDA_C * a / (BETA - a), td - LAMBDA_C * b / (BETA - b), error]
     hist = is_hist[triples[:, 2]]
-    centre = np.nan_to_num(nan_median(np.where(hist, error, np.nan)), nan=0.0)
-    # the relation is exact up to rounding, so past faults in the window are the only tails:
-    # a plain MAD (robust to half the window being faulty) with a floor, no tail widening
-    e_scale = np.maximum(
-        np.nan_to_num(nan_mad(np.where(hist, error, np.nan), centre), nan=0.0) * MAD_TO_SIGMA,
-        MIN_RH_SCALE,
-    )
-    z = (error - centre[:, None]) / e_scale[:, None]
     anchor = _last_consistent(z)
     gains = []
     for k in range(3):
@@ -99,24 +92,78 @@ def consistency_ratio(
         r = residual[rows]
         r = r - np.where(anchor >= 0, np.take_along_axis(r, np.maximum(anchor, 0), axis=1), 0.0)
         gains.append((np.abs(r) - np.abs(r - d)) / scale[rows][:, None])
-    # a fault persists: blame on the gains since the relation broke (at most the last
-    # SMOOTH_SAMPLES), not on one sample's noise, nor diluted by the calm before the break
-    gain = _mean_since(np.nan_to_num(np.stack(gains), nan=0.0), anchor, SMOOTH_SAMPLES)
+    stacked = np.nan_to_num(np.stack(gains), nan=0.0)
     # a reading frozen while the relation broke is the prime suspect (a stuck sensor)
     steps = np.broadcast_to(np.arange(values.shape[1], dtype=np.float64), values.shape)
     frozen = np.stack([run_duration_s(steps[rows], values[rows]) >= FROZEN_SAMPLES - 1
                        for rows in triples.T])
     frozen[2] &= rh < 100.0  # saturated air rests at 100 % for hours
-    gain = np.where(frozen, gain + FROZEN_BONUS, gain)
-    # the culprit: the metric whose replacement by the value the other two imply removes most of
-    # its own deviation from normal
-    blamed = np.argmax(gain, axis=0)
-    ranked = np.sort(gain, axis=0)
-    explains = (ranked[-1] > 0) & (ranked[-1] - ranked[-2] >= BLAME_MARGIN)
+    # the row that jumped when the relation broke is the culprit for as long as it stays broken
+    # (later weather of a healthy row must not take the blame over); a gradual break (a drift)
+    # shows no clear jump, so then the gains since the break decide, at most the last
+    # SMOOTH_SAMPLES: a fault persists, one sample's noise does not
+    at_break, clear = _culprit(_mean_after(stacked, anchor, BREAK_SAMPLES), frozen)
+    since, explains = _culprit(_mean_since(stacked, anchor, SMOOTH_SAMPLES), frozen)
+    blamed = np.where(clear, at_break, since)
+    explains |= clear
     ratio = np.nan_to_num(np.abs(z) / threshold, nan=0.0)
     for k in range(3):
         out[triples[:, k]] = np.where((blamed == k) & explains, ratio, 0.0)
     return out
+
+
+def humidity_explained(
+    values: FloatArray, is_hist: BoolArray, triples: npt.NDArray[np.int64], *, calm: float
+) -> BoolArray:
+    """(S, n): True on humidity rows where the Magnus relation holds (|z| < calm), i.e. the
+    humidity is what its temperature and dew point imply. Its swings are then weather that
+    those two rows show in their own units; a humidity sensor fault breaks the relation."""
+    out = np.zeros(values.shape, dtype=bool)
+    if triples.size:
+        out[triples[:, 2]] = np.abs(np.nan_to_num(_magnus_error_z(values, is_hist, triples)[1],
+                                                  nan=np.inf)) < calm
+    return out
+
+
+def _magnus_error_z(
+    values: FloatArray, is_hist: BoolArray, triples: npt.NDArray[np.int64]
+) -> tuple[FloatArray, FloatArray]:
+    """Per triple (G, n): the error RH - RH(T, Td) and its robust z against the history."""
+    t, td, rh = (values[triples[:, k]] for k in range(3))
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        error = rh - humidity_from(t, td)
+    hist = is_hist[triples[:, 2]]
+    centre = np.nan_to_num(nan_median(np.where(hist, error, np.nan)), nan=0.0)
+    # the relation is exact up to rounding, so past faults in the window are the only tails:
+    # a plain MAD (robust to half the window being faulty) with a floor, no tail widening
+    e_scale = np.maximum(
+        np.nan_to_num(nan_mad(np.where(hist, error, np.nan), centre), nan=0.0) * MAD_TO_SIGMA,
+        MIN_RH_SCALE,
+    )
+    return error, (error - centre[:, None]) / e_scale[:, None]
+
+
+def _culprit(gain: FloatArray, frozen: BoolArray) -> tuple[npt.NDArray[np.int64], BoolArray]:
+    """Per sample (G, n): the row (0-2) whose replacement by the value the other two imply
+    removes most of its own deviation from normal, and whether it does so clearly better than
+    the runner-up; gain (3, G, n) in robust units, a frozen reading weighing most."""
+    gain = np.where(frozen, gain + FROZEN_BONUS, gain)
+    ranked = np.sort(gain, axis=0)
+    explains = (ranked[-1] > 0) & (ranked[-1] - ranked[-2] >= BLAME_MARGIN)
+    return np.argmax(gain, axis=0), explains
+
+
+def _mean_after(values: FloatArray, anchor: npt.NDArray[np.int64], width: int) -> FloatArray:
+    """Mean over the first `width` samples after `anchor`, or those up to each sample when
+    fewer have passed (causal); values (K, G, n), anchor (G, n)."""
+    n = values.shape[-1]
+    csum = np.concatenate([np.zeros((*values.shape[:-1], 1)), np.cumsum(values, axis=-1)], -1)
+    idx = np.arange(n)
+    first = np.clip(anchor + 1, 0, idx)
+    last = np.minimum(first + width - 1, idx)
+    total = (np.take_along_axis(csum, np.broadcast_to(last + 1, values.shape), -1)
+             - np.take_along_axis(csum, np.broadcast_to(first, values.shape), -1))
+    return np.asarray(total / (last - first + 1), dtype=np.float64)
 
 
 def _mean_since(values: FloatArray, anchor: npt.NDArray[np.int64], width: int) -> FloatArray:

@@ -14,7 +14,11 @@ from typing import Final, Literal
 import numpy as np
 
 from preempt.detection.classic import ClassicParams, classic_ratio, fit_classic
-from preempt.detection.consistency import consistency_ratio, magnus_triples
+from preempt.detection.consistency import (
+    consistency_ratio,
+    humidity_explained,
+    magnus_triples,
+)
 from preempt.detection.features import FEATURE_NAMES, build_features
 from preempt.detection.forest import ForestParams, Forests, calibrated_ratio, fit_forests
 from preempt.detection.grid import DAY_S, as_batch
@@ -55,6 +59,9 @@ class DetectorParams:
     iforest_gate: float = 0.9
     # robust z of the Magnus residual RH - RH(T, Td) that flags a temperature/dew point/humidity
     consistency_z_threshold: float = 6.0
+    # humidity within this Magnus z of what its temperature and dew point imply is not judged
+    # on its own seasonal residual (it is their weather, not a humidity fault)
+    humidity_calm_z: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +124,8 @@ def detect(
     if metric_types is not None:
         p = _with_metric_floors(p, metric_types)
     fit = fit_seasonal(times, vals, split_s=split, params=p.seasonal)
+    support = seasonal_ratio(fit, p.seasonal)
     scores: dict[str, FloatArray] = {
-        "seasonal": score_from_ratio(seasonal_ratio(fit, p.seasonal)),
         "stuck": score_from_ratio(np.where(fit.ready[:, None], fit.stuck_ratio, 0.0)),
         "dropout": score_from_ratio(np.where(fit.ready[:, None], fit.missing_ratio, 0.0)),
     }
@@ -129,6 +136,9 @@ def detect(
             threshold=p.consistency_z_threshold,
         )
         scores["consistency"] = score_from_ratio(np.where(fit.ready[:, None], ratio, 0.0))
+        weather = humidity_explained(vals, fit.is_hist, triples, calm=p.humidity_calm_z)
+        support = np.where(weather, 0.0, support)
+    scores["seasonal"] = score_from_ratio(support)
     if records is not None:
         ratio = record_ratio(vals, records, fit.scale_long)
         scores["record"] = score_from_ratio(np.where(fit.ready[:, None], ratio, 0.0))
@@ -167,7 +177,7 @@ def detect(
         method_scores=scores,
         scored=scored,
         ready=fit.ready if method != "classic" else classic.ready,
-        support=seasonal_ratio(fit, p.seasonal),
+        support=support,
         iforest_gate=p.iforest_gate,
     )
     return with_scores(base, {})

@@ -281,7 +281,9 @@ def _stuck_ratio(
     step = np.diff(hist_times, axis=1)
     interval = nan_median(np.where(step > 0, step, np.nan))
     limit = needed * np.nan_to_num(interval, nan=np.inf)
-    usable = (n_pairs >= 12) & (p_repeat < 0.5) & np.isfinite(limit) & (limit > 0)
+    # few pairs are enough: the Laplace rate keeps them cautious (2 pairs without a repeat ask
+    # for 7 equal readings in a row), and a mostly dry week has only a few pairs of rain hours
+    usable = (n_pairs >= 2) & (p_repeat < 0.5) & np.isfinite(limit) & (limit > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = duration / limit[:, None]
     return np.where(usable[:, None], np.nan_to_num(ratio, nan=0.0, posinf=0.0), 0.0)
