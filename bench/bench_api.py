@@ -161,7 +161,9 @@ def loadavg() -> list[float]:
 def raw_sql(engine: Engine, names: list[str], iterations: int) -> dict[str, Any]:
     """The endpoints' queries (by location name) through the bare driver cursor, one client:
     `metrics` is the statement GET /metrics runs (each metric's points as JSON text from the
-    server), `metrics_rows` the same samples as one row each (the row form, for comparison)."""
+    server), `metrics_rows` the same samples as one row each (the row form, for comparison).
+    `server_cpu_ms_per_query` is the database's own CPU per query, which varies far less with
+    the machine's load than the wall time does (None when it cannot be read)."""
     dialect = engine.dialect
     rng = random.Random(1)
     out: dict[str, Any] = {}
@@ -179,21 +181,51 @@ def raw_sql(engine: Engine, names: list[str], iterations: int) -> dict[str, Any]
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
+        server_cpu = server_thread_cpu(cursor)
         for label, statement in statements.items():
             times: list[float] = []
             rows = 0
+            cpu_before = server_cpu()
             for _ in range(iterations):
                 sql, params = statement(rng.choice(names))
                 started = time.perf_counter()
                 cursor.execute(sql, params or None)
                 rows += len(cursor.fetchall())
                 times.append((time.perf_counter() - started) * 1000)
-            out[label] = {**percentiles(times), "rows_per_query": rows / iterations,
-                          "loadavg": loadavg()}
+            cpu_after = server_cpu()
+            out[label] = {
+                **percentiles(times), "rows_per_query": rows / iterations,
+                "server_cpu_ms_per_query": None if cpu_before is None or cpu_after is None
+                else round((cpu_after - cpu_before) * 1000 / iterations, 3),
+                "loadavg": loadavg(),
+            }
         cursor.close()
     finally:
         raw.close()
     return out
+
+
+def server_thread_cpu(cursor: Any) -> Callable[[], float | None]:
+    """CPU seconds so far of the database server thread serving the cursor's connection (a
+    local MariaDB, which names the thread in PROCESSLIST.TID), else None: unlike the whole
+    server's CPU it leaves out what the server does for others meanwhile."""
+    stat: Path | None = None
+    try:
+        cursor.execute("SELECT TID FROM information_schema.PROCESSLIST "
+                       "WHERE ID = CONNECTION_ID()")
+        tid = cursor.fetchall()[0][0]
+        stat = next((path for pid in database_pids()
+                     if (path := Path(f"/proc/{pid}/task/{tid}/schedstat")).exists()), None)
+    except Exception:  # MySQL, or an older MariaDB: no TID column
+        pass
+
+    def read() -> float | None:
+        try:  # schedstat: nanoseconds on the CPU first
+            return int(stat.read_text().split()[0]) / 1e9 if stat else None
+        except OSError:
+            return None
+
+    return read
 
 
 def _anomaly_query(location: str) -> Any:

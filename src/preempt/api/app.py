@@ -5,9 +5,11 @@ Every route answers at SEED.md's path and again under /api/ (the dashboard's pre
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -117,10 +119,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(503, "the database is unavailable; retry shortly")
 
 
-# Sync handlers and dependencies run in this many threads per worker (anyio's default is 40);
-# further requests wait their turn on the event loop. With 40 threads contending for the GIL a
-# request took twice the CPU time at 64 concurrent clients, and p99 at 16 clients was 3-5x
-# higher; a few threads still overlap one request's database wait with another's Python work.
+# Sync handlers and dependencies run in this many threads per worker (anyio's default is 40),
+# and so do the hot reads (context.in_thread, on the event loop's default executor, which
+# would otherwise have min(32, CPUs + 4)); further requests wait their turn on the event loop.
+# With 40 threads contending for the GIL a request took twice the CPU time at 64 concurrent
+# clients, and p99 at 16 clients was 3-5x higher; a few threads still overlap one request's
+# database wait with another's Python work.
 HANDLER_THREADS: Final = 4
 
 
@@ -153,6 +157,10 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         _freeze_startup_objects()
         to_thread.current_default_thread_limiter().total_tokens = HANDLER_THREADS
+        # The loop shuts its default executor down when it closes.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(HANDLER_THREADS, thread_name_prefix="preempt-api")
+        )
         yield
         if owned_bus and bus is not None:
             bus.close()

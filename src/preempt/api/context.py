@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -93,6 +94,19 @@ def reading(request: Request) -> Iterator[Connection]:
     of the handler's own."""
     with context(request).read_engine.connect() as conn:
         yield conn
+
+
+Result = TypeVar("Result")
+
+
+async def in_thread(call: Callable[[], Result]) -> Result:
+    """call() in a thread of the event loop's default executor (the app's lifespan sizes it).
+
+    For the hot reads, from an async handler: FastAPI runs a sync handler through anyio's
+    worker threads (capacity limiter, cancel scope, context copy), which cost ~0.1 ms more CPU
+    per GET /metrics than this plain executor hop (wrk, 16 clients, A/B in one run).
+    """
+    return await asyncio.get_running_loop().run_in_executor(None, call)
 
 
 def read_conn(request: Request) -> Iterator[Connection]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import orjson
@@ -15,6 +16,7 @@ from preempt.api.context import (
     IsoDateTime,
     before,
     context,
+    in_thread,
     reading,
     require_location,
     time_window,
@@ -30,7 +32,7 @@ MAX_HOURS = 92 * 24
 
 
 @router.get("/metrics", response_model=MetricsOut)
-def get_metrics(
+async def get_metrics(
     request: Request,
     location: str = Query(min_length=1, max_length=200, description="City name, e.g. Tokyo."),
     type: MetricName | None = Query(
@@ -43,8 +45,16 @@ def get_metrics(
     bands: bool = Query(False, description="Add expected value and band per sample."),
 ) -> Response:
     """Samples of one location, grouped by metric, oldest first."""
+    # Async, with the blocking part in one plain thread hop (in_thread).
+    return await in_thread(partial(_metrics, request, location, type, hours, since, until, bands))
+
+
+def _metrics(
+    request: Request, location: str, metric: str | None, hours: int, since: datetime | None,
+    until: datetime | None, bands: bool,
+) -> Response:
     ctx = context(request)
-    metric_types = (type,) if type else ctx.settings.monitored_fields
+    metric_types = (metric,) if metric else ctx.settings.monitored_fields
     start, end = time_window(hours=hours, since=since, until=until)
     with reading(request) as conn:
         if bands:
