@@ -13,6 +13,7 @@ serve all three columns (on MySQL/MariaDB it is the clustered primary key). Two 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -142,15 +143,18 @@ def _driver_rows(conn: Connection, sql: str, params: tuple[Any, ...]) -> tuple[l
     cursor = conn.connection.cursor()
     try:
         cursor.execute(sql, params)
-        return list(cursor.fetchall()), int(cursor.warning_count)
+        rows, warnings = list(cursor.fetchall()), int(cursor.warning_count)
+        cursor.close()
+        return rows, warnings
     except dbapi.Error as exc:
+        # closing a cursor on a dead connection raises too (mysqlclient): the first error counts
+        with contextlib.suppress(dbapi.Error):
+            cursor.close()
         dropped = conn.dialect.is_disconnect(exc, conn.connection, cursor)
         if dropped:
             conn.invalidate(exc)
         raise sa.exc.DBAPIError.instance(sql, params, exc, dbapi.Error, dialect=conn.dialect,
                                          connection_invalidated=dropped) from exc
-    finally:
-        cursor.close()
 
 
 def _series_json_mysql(
