@@ -62,18 +62,20 @@ def consistency_ratio(
     scale: FloatArray,
     is_hist: BoolArray,
     triples: npt.NDArray[np.int64],
+    magnus: tuple[FloatArray, FloatArray],
     *,
     threshold: float,
 ) -> FloatArray:
     """|z| of the Magnus residual / threshold, on the row it is attributed to (S, n); else 0.
 
-    residual: each row's value minus its seasonal expectation; scale: each row's robust scale.
+    residual: each row's value minus its seasonal expectation; scale: each row's robust scale;
+    magnus: magnus_error_z of the same rows.
     """
     out = np.zeros(values.shape, dtype=np.float64)
     if triples.size == 0:
         return out
     t, td, rh = (values[triples[:, k]] for k in range(3))
-    error, z = _magnus_error_z(values, is_hist, triples)
+    error, z = magnus
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         ln_rh = np.log(np.clip(rh, 1.0, 100.0) / 100.0)
         a = BETA * td / (LAMBDA_C + td) - ln_rh
@@ -113,19 +115,19 @@ def consistency_ratio(
 
 
 def humidity_explained(
-    values: FloatArray, is_hist: BoolArray, triples: npt.NDArray[np.int64], *, calm: float
+    shape: tuple[int, ...], triples: npt.NDArray[np.int64], z: FloatArray, *, calm: float
 ) -> BoolArray:
-    """(S, n): True on humidity rows where the Magnus relation holds (|z| < calm), i.e. the
-    humidity is what its temperature and dew point imply. Its swings are then weather that
-    those two rows show in their own units; a humidity sensor fault breaks the relation."""
-    out = np.zeros(values.shape, dtype=bool)
+    """(S, n): True on humidity rows where the Magnus relation holds (|z| < calm, z from
+    magnus_error_z), i.e. the humidity is what its temperature and dew point imply. Its swings
+    are then weather that those two rows show in their own units; a humidity sensor fault
+    breaks the relation."""
+    out = np.zeros(shape, dtype=bool)
     if triples.size:
-        out[triples[:, 2]] = np.abs(np.nan_to_num(_magnus_error_z(values, is_hist, triples)[1],
-                                                  nan=np.inf)) < calm
+        out[triples[:, 2]] = np.abs(np.nan_to_num(z, nan=np.inf)) < calm
     return out
 
 
-def _magnus_error_z(
+def magnus_error_z(
     values: FloatArray, is_hist: BoolArray, triples: npt.NDArray[np.int64]
 ) -> tuple[FloatArray, FloatArray]:
     """Per triple (G, n): the error RH - RH(T, Td) and its robust z against the history."""

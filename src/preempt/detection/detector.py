@@ -17,6 +17,7 @@ from preempt.detection.classic import ClassicParams, classic_ratio, fit_classic
 from preempt.detection.consistency import (
     consistency_ratio,
     humidity_explained,
+    magnus_error_z,
     magnus_triples,
 )
 from preempt.detection.features import FEATURE_NAMES, build_features
@@ -131,12 +132,13 @@ def detect(
     }
     if metric_types is not None and groups is not None:
         triples = magnus_triples(metric_types, groups)
+        magnus = magnus_error_z(vals, fit.is_hist, triples)
         ratio = consistency_ratio(
-            vals, vals - fit.expected_long, fit.scale_long, fit.is_hist, triples,
+            vals, vals - fit.expected_long, fit.scale_long, fit.is_hist, triples, magnus,
             threshold=p.consistency_z_threshold,
         )
         scores["consistency"] = score_from_ratio(np.where(fit.ready[:, None], ratio, 0.0))
-        weather = humidity_explained(vals, fit.is_hist, triples, calm=p.humidity_calm_z)
+        weather = humidity_explained(vals.shape, triples, magnus[1], calm=p.humidity_calm_z)
         support = np.where(weather, 0.0, support)
     scores["seasonal"] = score_from_ratio(support)
     if records is not None:
