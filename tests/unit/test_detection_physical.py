@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from preempt.detection import bands, detect
+from preempt.detection import DetectorParams, bands, detect
+from preempt.detection.seasonal import SeasonalParams
 
 HOUR = 3600.0
 T0 = 1_700_000_000.0 // 86400 * 86400
@@ -44,3 +45,28 @@ def test_detection_bands_are_clipped_and_unbounded_metrics_are_not() -> None:
     free = detect(times, temperature[None, :], split_s=times[-24], method="seasonal",
                   metric_types=["temperature_2m"])
     assert np.allclose(det.lower[2], free.lower[0], equal_nan=True)
+
+
+def _rain_after_a_faulty_gauge() -> tuple[np.ndarray, np.ndarray, float]:
+    """A week of scattered showers; the gauge read 15 mm too much for the last 3 days of it (a
+    level shift that lifts the baseline), then it is mended: the day after is dry but for one
+    45 mm hour."""
+    times = T0 + HOUR * np.arange(8 * 24)
+    rng = np.random.default_rng(7)
+    rain = np.where(rng.random(times.size) < 0.15, rng.gamma(1.0, 2.0, times.size), 0.0)
+    split = times[-24]
+    rain[(times >= split - 3 * 86400) & (times < split)] += 15.0
+    rain[times >= split] = 0.0
+    rain[-6] = 45.0
+    return times, rain, split
+
+
+def test_dry_hours_are_never_unusual_rain() -> None:
+    times, rain, split = _rain_after_a_faulty_gauge()
+    generic = detect(times, rain[None, :], split_s=split, method="seasonal",
+                     params=DetectorParams(seasonal=SeasonalParams(min_scale=2.0)))
+    assert generic.is_anomaly[0, :-6].any()  # what it guards against: "drier than the fault"
+    det = detect(times, rain[None, :], split_s=split, method="hybrid",
+                 metric_types=["precipitation"])
+    new = np.flatnonzero(det.is_anomaly[0] & det.scored[0])
+    assert new.tolist() == [times.size - 6]  # only the 45 mm hour

@@ -23,7 +23,12 @@ from preempt.detection.consistency import (
 from preempt.detection.features import FEATURE_NAMES, build_features
 from preempt.detection.forest import ForestParams, Forests, calibrated_ratio, fit_forests
 from preempt.detection.grid import DAY_S, as_batch
-from preempt.detection.metrics import clip_to_physical, min_scale_for, plateau_for
+from preempt.detection.metrics import (
+    clip_to_physical,
+    min_scale_for,
+    plateau_for,
+    upward_only_for,
+)
 from preempt.detection.records import Records, record_ratio, records_before
 from preempt.detection.robust import BoolArray, FloatArray, score_from_ratio
 from preempt.detection.rules import Rule, apply_rules
@@ -342,7 +347,9 @@ def _with_metric_floors(p: DetectorParams, metric_types: Sequence[str]) -> Detec
     floor = np.maximum(np.asarray(p.seasonal.min_scale, dtype=np.float64),
                        min_scale_for(metric_types))
     plateau = np.where(np.isnan(p.seasonal.plateau), plateau_for(metric_types), p.seasonal.plateau)
-    return replace(p, seasonal=replace(p.seasonal, min_scale=floor, plateau=plateau))
+    upward = np.asarray(p.seasonal.upward_only) | upward_only_for(metric_types)
+    return replace(p, seasonal=replace(p.seasonal, min_scale=floor, plateau=plateau,
+                                       upward_only=upward))
 
 
 def _empty_detection(method: str, vals: FloatArray) -> Detection:

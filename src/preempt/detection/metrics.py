@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Final
 
 import numpy as np
+import numpy.typing as npt
 
 from preempt.detection.robust import FloatArray
 
@@ -40,6 +41,16 @@ DEFAULT_PLATEAUS: Final[dict[str, float]] = {
     "relative_humidity_2m": 100.0,
     "cloud_cover": 100.0,
 }
+
+
+# Metrics whose only unusual side is "more": rain falls in showers, so an hour drier than its
+# baseline is weather, never a fault; a baseline lifted by a past fault must not flag dry hours.
+DEFAULT_UPWARD_ONLY: Final[frozenset[str]] = frozenset({"precipitation", "rain", "snowfall"})
+
+
+def upward_only_for(metric_types: Sequence[str]) -> npt.NDArray[np.bool_]:
+    """Per series: True where only values above the baseline can be unusual."""
+    return np.asarray([m in DEFAULT_UPWARD_ONLY for m in metric_types], dtype=bool)
 
 
 def plateau_for(metric_types: Sequence[str]) -> FloatArray:

@@ -50,6 +50,7 @@ class SeasonalParams:
     min_stuck_samples: never flag shorter runs. min_scale: absolute floor of both scales, in the
     metric's unit (one value for all series or one per series). plateau: a value runs may rest
     on naturally (0 mm rain, 100 % humidity), NaN for none, one value or one per series.
+    upward_only: only residuals above the baseline are scored (rain: a dry hour is weather).
     """
 
     window_s: float = 14 * DAY_S
@@ -65,6 +66,7 @@ class SeasonalParams:
     std_fraction: float = 0.25
     min_scale: float | FloatArray = 0.0
     plateau: float | FloatArray = np.nan
+    upward_only: bool | BoolArray = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,9 +162,15 @@ def seasonal_ratio(fit: SeasonalFit, params: SeasonalParams) -> FloatArray:
 
     A value back inside the usual range for the hour (|z_long| < normal_z) is not flagged by
     the short residual: that is the recovery after a spell, a stuck sensor or a shift, not news.
+    Upward-only series score only residuals above their baseline.
     """
-    short = np.where(np.abs(fit.z_long) >= params.normal_z, np.abs(fit.z_short), 0.0)
-    ratio = np.fmax(short / params.z_threshold, np.abs(fit.z_long) / params.long_z_threshold)
+    z_short, z_long = fit.z_short, fit.z_long
+    if np.any(params.upward_only):
+        up = np.broadcast_to(np.asarray(params.upward_only), fit.ready.shape)[:, None]
+        z_short = np.where(up, np.fmax(z_short, 0.0), z_short)
+        z_long = np.where(up, np.fmax(z_long, 0.0), z_long)
+    short = np.where(np.abs(z_long) >= params.normal_z, np.abs(z_short), 0.0)
+    ratio = np.fmax(short / params.z_threshold, np.abs(z_long) / params.long_z_threshold)
     return np.where(fit.ready[:, None], np.nan_to_num(ratio, nan=0.0), 0.0)
 
 
