@@ -4,6 +4,7 @@ from config.yaml. Built once by the CLI and passed down; nothing reads the envir
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from collections.abc import Mapping
@@ -366,6 +367,19 @@ class Settings(_Section):
         return self.weather.monitored_fields
 
 
+MYSQL_DRIVERS: tuple[str, ...] = ("mysqldb", "pymysql")
+
+
+def default_mysql_driver() -> str:
+    """mysqlclient ('mysqldb', C) when installed, else PyMySQL (pure Python, always there).
+
+    The C driver parses result rows ~3x faster, which an API under read load feels (bench_api:
+    GET /metrics p99 at 16 clients 48 ms against 53 ms with PyMySQL); it needs the MariaDB client
+    library, so it is an extra ('.[mysqlclient]'), installed in the Docker image.
+    """
+    return "mysqldb" if importlib.util.find_spec("MySQLdb") is not None else "pymysql"
+
+
 def database_url_from_env(env: Mapping[str, str], *, var_dir: Path) -> str:
     """PREEMPT_DATABASE_URL, else DB_HOST & co. (MySQL/MariaDB), else SQLite in var_dir."""
     if url := env.get("PREEMPT_DATABASE_URL"):
@@ -373,7 +387,12 @@ def database_url_from_env(env: Mapping[str, str], *, var_dir: Path) -> str:
     host = env.get("DB_HOST")
     if not host:
         return f"sqlite:///{var_dir / 'preempt.db'}"
-    driver = env.get("PREEMPT_DB_DRIVER", "pymysql")
+    driver = env.get("PREEMPT_DB_DRIVER") or default_mysql_driver()
+    if driver not in MYSQL_DRIVERS:
+        raise ConfigError(
+            f"PREEMPT_DB_DRIVER={driver!r} is not a MySQL driver Preempt knows: "
+            f"{' or '.join(MYSQL_DRIVERS)}"
+        )
     user = quote_plus(env.get("DB_USER", "root"))
     password = env.get("DB_PASSWORD", "")
     auth = f"{user}:{quote_plus(password)}" if password else user

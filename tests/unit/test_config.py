@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
 
-from preempt.config import load_settings, parse_duration_s
+from preempt.config import default_mysql_driver, load_settings, parse_duration_s
 from preempt.errors import ConfigError
 from tests.cli_helpers import REPO, run_preempt
 
@@ -34,9 +35,18 @@ def test_seed_environment_variables_build_the_urls() -> None:
            "REDIS_HOST": "redis", "REDIS_PORT": "6380"}
     settings = load_settings(None, env=env)
     assert settings.database_url == (
-        "mysql+pymysql://myapp:my+pass%40123@mysql:3307/preempt?charset=utf8mb4"
+        f"mysql+{default_mysql_driver()}://myapp:my+pass%40123@mysql:3307/preempt?charset=utf8mb4"
     )
     assert settings.redis_url == "redis://redis:6380/0"
+
+
+def test_mysql_driver_is_the_c_one_when_installed_and_can_be_chosen() -> None:
+    installed = importlib.util.find_spec("MySQLdb") is not None
+    assert default_mysql_driver() == ("mysqldb" if installed else "pymysql")
+    env = {"DB_HOST": "db", "PREEMPT_DB_DRIVER": "pymysql"}
+    assert load_settings(None, env=env).database_url.startswith("mysql+pymysql://root@db:3306/")
+    with pytest.raises(ConfigError, match="PREEMPT_DB_DRIVER='psycopg' is not a MySQL driver"):
+        load_settings(None, env={"DB_HOST": "db", "PREEMPT_DB_DRIVER": "psycopg"})
 
 
 def test_url_forms_win_over_parts() -> None:
