@@ -64,6 +64,16 @@ def test_one_suggestion_per_direction_when_anomalies_fall_on_both_sides() -> Non
         "above"].persistence_k == 3
 
 
+def test_each_direction_needs_three_anomalies_of_its_own() -> None:
+    times, temp = calm_week(1)
+    temp[[30, 100, 150]] = 40.0
+    temp[[60, 140]] = 0.0
+    flags = np.zeros(168, dtype=bool)
+    flags[[30, 100, 150, 60, 140]] = True
+    found = suggest(times, temp[None], flags[None], np.full((1, 168), 20.0), keys=[TEMP])
+    assert [(s.direction, s.anomaly_count) for s in found] == [("above", 3)]
+
+
 def test_confidence_comes_from_the_backtest_missed_anomalies_lower_it() -> None:
     times, wind = calm_week(2)
     flags = np.zeros(168, dtype=bool)

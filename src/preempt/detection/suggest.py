@@ -54,11 +54,12 @@ PERSISTENCE_OPTIONS: Final[tuple[tuple[int, int], ...]] = ((1, 1), (2, 3), (3, 4
 
 @dataclass(frozen=True, slots=True)
 class SuggestParams:
-    """min_anomalies: SEED.md's 3+; min_per_direction: anomalies needed on one side;
-    max_normal_fire_rate: share of normal samples a threshold may exceed (1 %)."""
+    """min_anomalies: SEED.md's 3+; min_per_direction: anomalies needed on one side (3: every
+    suggestion stands on SEED.md's 3+ anomalies of its own direction, not on two highs and a
+    low); max_normal_fire_rate: share of normal samples a threshold may exceed (1 %)."""
 
     min_anomalies: int = 3
-    min_per_direction: int = 2
+    min_per_direction: int = 3
     max_normal_fire_rate: float = 0.01
     persistence_options: tuple[tuple[int, int], ...] = PERSISTENCE_OPTIONS
     above_floors: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_ABOVE_FLOORS))
