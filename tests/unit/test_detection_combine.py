@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from preempt.detection import (
@@ -97,6 +99,21 @@ def test_false_positive_feedback_suppresses_similar_flags_only() -> None:
     assert suppress(flags, similar)[0].tolist() == [False, False, True, True, False]
     other = similar_to_false_positives(["porto/temperature_2m"], times, values, expected, [fp])
     assert not other.any()
+
+
+def test_false_positive_side_is_that_of_its_z_when_its_value_is_the_expected_one() -> None:
+    # a rain gauge shifted up: the short-term expectation has caught up (value == expected),
+    # the flag came from the long baseline (z > 0)
+    times = T0 + HOUR * np.array([18, 18 + 24, 17 + 48])
+    values = np.array([[22.0, 20.0, 30.0]])
+    expected = np.array([[22.0, 35.0, 35.0]])  # below the short-term level, above the long one
+    z = np.array([[7.0, 6.5, 8.0]])
+    fp = FalsePositive("x/precipitation", value=22.0, expected=22.0, hour_utc=18.0, side=7.0)
+    by_value = similar_to_false_positives(["x/precipitation"], times, values, expected,
+                                          [replace(fp, side=None)])
+    assert not by_value.any()  # value - expected: no side, nothing silenced
+    by_z = similar_to_false_positives(["x/precipitation"], times, values, expected, [fp], sides=z)
+    assert by_z[0].tolist() == [True, True, False]  # 30 mm is beyond the 22 mm marked normal
 
 
 def test_consistency_blames_a_frozen_sensor_while_the_air_changes() -> None:

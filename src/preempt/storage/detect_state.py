@@ -311,6 +311,7 @@ class StoredAnomaly:
     value: float
     expected: float | None
     status: str
+    z_score: float | None = None
 
 
 def stored_anomalies(
@@ -322,12 +323,13 @@ def stored_anomalies(
     out: list[StoredAnomaly] = []
     for start in range(0, len(ids), _IN_CHUNK):
         query = sa.select(c.location_id, c.metric_type, c.timestamp, c.value, c.expected,
-                          c.status).where(c.location_id.in_(ids[start : start + _IN_CHUNK]),
-                                          c.timestamp >= since)
+                          c.status, c.z_score).where(
+            c.location_id.in_(ids[start : start + _IN_CHUNK]), c.timestamp >= since)
         out.extend(
             StoredAnomaly(int(loc), str(m), epoch_s(ts), float(v),
-                          None if e is None else float(e), str(s))
-            for loc, m, ts, v, e, s in conn.execute(query)
+                          None if e is None else float(e), str(s),
+                          None if z is None else float(z))
+            for loc, m, ts, v, e, s, z in conn.execute(query)
         )
     return out
 

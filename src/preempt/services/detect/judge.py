@@ -242,13 +242,13 @@ def _without_false_positives(
     fps = [
         FalsePositive(f"{a.location_id}/{a.metric_type}", a.value,
                       a.expected if a.expected is not None else a.value,
-                      (a.timestamp_s % DAY_S) / 3600.0)
+                      (a.timestamp_s % DAY_S) / 3600.0, a.z_score)
         for a in stored if a.status == "false_positive"
     ]
     if not fps:
         return det
     similar = similar_to_false_positives(batch.keys(), batch.times_s, batch.values,
-                                         det.expected, fps)
+                                         det.expected, fps, sides=det.z)
     return replace(det, is_anomaly=suppress(det.is_anomaly, similar))
 
 
