@@ -38,6 +38,7 @@ from preempt.detection.seasonal import (
     fit_seasonal,
     seasonal_band,
     seasonal_ratio,
+    seasonal_z,
 )
 
 Method = Literal["seasonal", "classic", "iforest", "hybrid"]
@@ -171,8 +172,7 @@ def detect(
     expected = fit.expected_short
     if metric_types is not None:
         expected, lower, upper = clip_to_physical(metric_types, expected, lower, upper)
-    z = np.where(np.abs(fit.z_short) / p.seasonal.z_threshold
-                 >= np.abs(fit.z_long) / p.seasonal.long_z_threshold, fit.z_short, fit.z_long)
+    z = seasonal_z(fit, p.seasonal)
     base = Detection(
         method=method,
         score=np.zeros(vals.shape),

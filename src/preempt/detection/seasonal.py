@@ -164,14 +164,27 @@ def seasonal_ratio(fit: SeasonalFit, params: SeasonalParams) -> FloatArray:
     the short residual: that is the recovery after a spell, a stuck sensor or a shift, not news.
     Upward-only series score only residuals above their baseline.
     """
-    z_short, z_long = fit.z_short, fit.z_long
-    if np.any(params.upward_only):
-        up = np.broadcast_to(np.asarray(params.upward_only), fit.ready.shape)[:, None]
-        z_short = np.where(up, np.fmax(z_short, 0.0), z_short)
-        z_long = np.where(up, np.fmax(z_long, 0.0), z_long)
+    z_short, z_long = _scored_z(fit, params)
     short = np.where(np.abs(z_long) >= params.normal_z, np.abs(z_short), 0.0)
     ratio = np.fmax(short / params.z_threshold, np.abs(z_long) / params.long_z_threshold)
     return np.where(fit.ready[:, None], np.nan_to_num(ratio, nan=0.0), 0.0)
+
+
+def seasonal_z(fit: SeasonalFit, params: SeasonalParams) -> FloatArray:
+    """Signed z of the residual that weighs most against its threshold, as scored (its sign is
+    the side a flag is raised on)."""
+    z_short, z_long = _scored_z(fit, params)
+    shorter = np.abs(z_short) / params.z_threshold >= np.abs(z_long) / params.long_z_threshold
+    return np.asarray(np.where(shorter, z_short, z_long), dtype=np.float64)
+
+
+def _scored_z(fit: SeasonalFit, params: SeasonalParams) -> tuple[FloatArray, FloatArray]:
+    """(z_short, z_long) as scored: upward-only series keep only residuals above baseline."""
+    if not np.any(params.upward_only):
+        return fit.z_short, fit.z_long
+    up = np.broadcast_to(np.asarray(params.upward_only), fit.ready.shape)[:, None]
+    return np.where(up, np.fmax(fit.z_short, 0.0), fit.z_short), np.where(
+        up, np.fmax(fit.z_long, 0.0), fit.z_long)
 
 
 def seasonal_band(fit: SeasonalFit, params: SeasonalParams) -> tuple[FloatArray, FloatArray]:
