@@ -46,6 +46,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from preempt.api.series import series_json_statement, series_query
+from preempt.config import MYSQL_DRIVERS, default_mysql_driver
 from preempt.domain import DEFAULT_MONITORED_FIELDS, Anomaly, NewLocation
 from preempt.storage import migrate
 from preempt.storage.anomalies import list_anomalies, upsert_anomalies
@@ -56,7 +57,6 @@ from preempt.storage.tables import anomalies, locations
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_URL = os.environ.get("PREEMPT_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
-DRIVERS = ("mysqldb", "pymysql")  # mysqlclient (C, the 'mysqlclient' extra) parses rows ~3x faster
 HISTORY_HOURS = 7 * 24
 FIVE_MIN_PER_DAY = 288
 ANOMALIES_PER_LOCATION = 10
@@ -417,15 +417,6 @@ def goals(api: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _default_driver() -> str:
-    try:
-        import MySQLdb  # noqa: F401
-    except ImportError:
-        return "pymysql"
-    return "mysqldb"
-
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--locations", type=int, default=10_000)
@@ -435,7 +426,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--raw-iterations", type=int, default=500)
     parser.add_argument("--tool", choices=("auto", "wrk", "httpx"), default="auto")
-    parser.add_argument("--driver", choices=DRIVERS, default=_default_driver(),
+    parser.add_argument("--driver", choices=MYSQL_DRIVERS, default=default_mysql_driver(),
                         help="database driver of the loader, the raw timing and the server")
     parser.add_argument("--reload", action="store_true", help="rebuild the data set")
     parser.add_argument("--drop", action="store_true", help="drop the database at the end")
