@@ -159,7 +159,7 @@ def test_accept_suggestion_changes_its_state(page: Any, server: str, busy_locati
     suggestion_id = int(item.get_attribute("data-suggestion-id"))
     assert re.search(r"confidence \d+%", item.inner_text())
     assert re.search(r"caught \d+ of \d+ anomalies", item.inner_text())
-    assert item.locator("svg.preview").count() == 1
+    item.locator("svg.preview").wait_for()  # drawn once the location's series arrives
     shot(page, "05-suggestions")
     item.get_by_role("button", name="Accept").click()
     answer_token_prompt(page)
