@@ -388,7 +388,7 @@ def insert_anomaly(stack: Stack, location: str, at: datetime, metric: str) -> No
                         value=151.0,
                         score=0.97,
                         severity="high",
-                        methods=("rule",),
+                        methods=("rules",),
                         explanation="e2e live test",
                         expected=12.0,
                         lower=2.0,

@@ -108,7 +108,7 @@ def test_anomalies_newest_first_with_band_and_methods(
     AnomalyList.model_validate(body)
     assert body["count"] == 3
     first = body["anomalies"][0]
-    assert first["severity"] == "high" and first["methods"] == ["seasonal", "rule"]
+    assert first["severity"] == "high" and first["methods"] == ["seasonal", "rules"]
     assert (first["expected"], first["lower"], first["upper"]) == (12.0, 8.0, 16.0)
     assert first["status"] == "new" and first["feedback"] is None
     assert body["next_cursor"] is None
@@ -123,7 +123,8 @@ def test_anomalies_filters(client: TestClient, seeded: dict[str, int]) -> None:
     assert count(severity="high") == 1
     assert count(severity=["high", "low"]) == 2
     assert count(metric="wind_speed_10m") == 0
-    assert count(method="rule") == 3
+    assert count(method="rules") == 3
+    assert count(method="rule") == 3  # SEED.md's name for it
     assert count(method="iforest") == 0
     assert count(since=(NOW - timedelta(hours=6)).isoformat()) == 2
     assert count(until=(NOW - timedelta(hours=6)).isoformat()) == 1

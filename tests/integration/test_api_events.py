@@ -71,7 +71,7 @@ def test_sse_delivers_anomalies_suggestions_and_alarm_changes(
     ids = seed(mysql_engine)
     tokyo = ids["Tokyo"]
     fresh = Anomaly(tokyo, "wind_speed_10m", NOW - timedelta(minutes=5), 120.0, 0.95, "high",
-                    ("rule",), "storm")
+                    ("rules",), "storm")
     changed = Suggestion(tokyo, "wind_speed_10m", "above", ">", 90.0, 0.9, "Wind above 90", 5)
     firing = Transition(7, "pending", "firing", NOW - timedelta(minutes=5), 120.0, 90.0)
 

@@ -144,7 +144,7 @@ def test_anomalies_answer_with_detections_written_after_earlier_reads(
     assert before["count"] == 1
     with mysql_engine.begin() as conn:
         upsert_anomalies(conn, [Anomaly(seeded["Delhi"], "temperature_2m", NOW, 51.0, 0.9,
-                                        "high", ("rule",), "too hot")])
+                                        "high", ("rules",), "too hot")])
     after = client.get("/anomalies", params={"location": "Delhi"}).json()
     assert after["count"] == 2 and after["anomalies"][0]["value"] == 51.0
 

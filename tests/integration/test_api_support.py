@@ -76,7 +76,7 @@ def seed(engine: Engine) -> dict[str, int]:
     ]
     anomalies = [
         Anomaly(tokyo, "temperature_2m", NOW - timedelta(hours=h), 40.0, score, sev,
-                ("seasonal", "rule"), "too hot", z_score=5.0, expected=12.0, lower=8.0,
+                ("seasonal", "rules"), "too hot", z_score=5.0, expected=12.0, lower=8.0,
                 upper=16.0)
         for h, score, sev in ((1, 0.9, "high"), (5, 0.5, "medium"), (30, 0.3, "low"))
     ] + [Anomaly(delhi, "wind_speed_10m", NOW - timedelta(hours=2), 90.0, 0.7, "high",

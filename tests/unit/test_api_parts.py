@@ -55,3 +55,12 @@ def test_source_flag_says_simulated_for_any_other_forecast_url() -> None:
     assert source("https://api.open-meteo.com/v1/forecast") == "open-meteo"
     assert source("https://customer-api.open-meteo.com/v1/forecast") == "open-meteo"
     assert source("http://127.0.0.1:8090/v1/forecast") == "simulated"
+
+
+def test_the_anomaly_method_filter_knows_every_method_the_detector_names() -> None:
+    from typing import get_args
+
+    from preempt.api.routes.anomalies import Method
+    from preempt.detection.combine import METHOD_ORDER
+
+    assert set(METHOD_ORDER) <= set(get_args(Method))

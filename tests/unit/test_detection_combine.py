@@ -172,3 +172,50 @@ def test_warm_air_after_a_humidity_fault_does_not_move_the_blame_to_temperature(
     flagged = det.method_scores["consistency"] >= 0.5
     assert flagged[2, 190:230].all()
     assert not flagged[:2].any()
+
+
+def test_a_humidity_fault_pinned_at_saturation_keeps_its_blame_when_the_fog_lifts() -> None:
+    times, values, metrics = weather(10)
+    idx = np.arange(values.shape[1])
+    # fog from hour 200 (dew point up to the temperature), lifting from hour 212 ...
+    fog = np.clip((idx - 196) / 4, 0, 1) - np.clip((idx - 212) / 4, 0, 1)
+    true_dew = values[1] + fog * (values[0] - 0.2 - values[1])
+    values[1] = np.round(true_dew, 1)
+    true_rh = humidity_from(values[0], true_dew)
+    # ... while the humidity sensor reads 15 % high from hour 190: in the fog it shows 100 %,
+    # which the Magnus relation cannot tell from the truth
+    values[2] = np.round(np.where((idx >= 190) & (idx < 240), np.minimum(true_rh + 15, 100),
+                                  true_rh), 1)
+    det = detect(times, values, split_s=times[168], method="seasonal", metric_types=metrics,
+                 groups=["x"] * 3)
+    flagged = det.method_scores["consistency"] >= 0.5
+    assert not flagged[:2].any()  # the dew point falling as the fog lifts is weather
+    assert flagged[2, 216:240].sum() >= 20
+
+
+def test_temperature_and_dew_point_far_off_together_are_a_spell_on_both() -> None:
+    times, values, metrics = weather(10)
+    bump = np.sin(np.pi * np.clip((np.arange(values.shape[1]) - 200) / 30, 0, 1))
+    size = 3.0  # °C: 6 robust units, inside each reading's own long band (7)
+    warm = values.copy()
+    warm[0] += size * bump
+    warm[1] += size * bump
+    warm[2] = np.round(humidity_from(warm[0], warm[1]), 1)
+    det = detect(times, warm, split_s=times[168], method="hybrid", metric_types=metrics,
+                 groups=["x"] * 3)
+    spell = det.method_scores["spell"] >= 0.5
+    assert spell[0, 205:225].any() and spell[1, 205:225].any()
+    assert not spell[2].any() and not spell[:, :200].any()
+    assert det.is_anomaly[0, 205:225].any()
+    alone = det.method_scores["seasonal"][:2] >= 0.5
+    assert alone.sum() < spell[:2].sum() // 2  # mostly too small to be news on their own
+    anomaly = next(a for a in combine(det, times, warm) if "spell" in a.methods)
+    assert "heat wave" in anomaly.explanation
+    # one reading alone, or the two apart, is not a spell
+    for sign in (1.0, -1.0):
+        apart = values.copy()
+        apart[0] += size * bump
+        apart[1] += sign * size * bump if sign < 0 else 0.0
+        det = detect(times, apart, split_s=times[168], method="hybrid", metric_types=metrics,
+                     groups=["x"] * 3)
+        assert not (det.method_scores["spell"] >= 0.5).any()

@@ -28,6 +28,7 @@ from preempt.detection import (
     detect_causal,
     infer_interval_s,
 )
+from preempt.detection.combine import METHOD_ORDER
 from preempt.detection.detector import methods_for
 from preempt.detection.grid import DAY_S, HOUR_S
 from preempt.detection.seasonal import fit_seasonal
@@ -40,8 +41,6 @@ OUTPUT_COLUMNS = (
     "timestamp", "value", "anomaly_score", "is_anomaly", "expected", "lower", "upper", "methods"
 )
 _MISSING = {"", "nan", "null", "none", "na"}
-_METHOD_NAMES = ("rules", "record", "seasonal", "consistency", "stuck", "dropout", "iforest",
-                 "classic")
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +147,7 @@ def write_scores(path: Path, data: ScoreInput, det: Detection) -> None:
         out = csv.writer(handle)
         out.writerow(OUTPUT_COLUMNS)
         for i, stamp in enumerate(data.stamps):
-            methods = "+".join(m for m in _METHOD_NAMES if m in scores and scores[m][0, i] >= 0.5)
+            methods = "+".join(m for m in METHOD_ORDER if m in scores and scores[m][0, i] >= 0.5)
             out.writerow([
                 stamp, _num(data.values[i]), f"{score[i]:.4f}", "true" if flags[i] else "false",
                 _num(det.expected[0, i]), _num(det.lower[0, i]), _num(det.upper[0, i]),

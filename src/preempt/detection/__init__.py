@@ -23,12 +23,13 @@ against a baseline from samples before it (causal)::
 params=DetectorParams(), forests=None, rules=(), metric_types=None, groups=None) -> Detection``
     Detection holds (S, n) arrays: score, is_anomaly, expected, lower, upper, z, scored, the
     per-method scores in ``method_scores`` ("seasonal", "record", "stuck", "dropout",
-    "consistency", "classic", "iforest", "rules"; ``methods_for(method)`` says which ones a
+    "consistency", "spell", "classic", "iforest", "rules"; ``methods_for(method)`` says which ones a
     method combines)
     and ``ready`` (S,): False when the history is too short (nothing flagged for that series).
     ``metric_types`` enables rules and per-metric scale floors (``detection.metrics``);
     ``groups`` (one location key per row) also enables the temperature / dew point / humidity
-    consistency check. A NaN value at a scheduled time is judged as a possible dropout.
+    consistency check and the heat wave / cold snap check of temperature and dew point together
+    (``detection.spell``). A NaN value at a scheduled time is judged as a possible dropout.
     Use ``DEFAULT_RULES`` (SEED.md's table; humidity 100 % only after 24 h in a row).
     ``records=Records(high, low, span_s)`` (per series, from a record of a year or more) adds
     the record check (``detection.records``); without it the check does not run.

@@ -21,7 +21,8 @@ SEVERITY_FLOORS: Final[tuple[tuple[float, str], ...]] = (
     (0.5, "low"),
 )
 METHOD_ORDER: Final[tuple[str, ...]] = (
-    "rules", "record", "seasonal", "consistency", "stuck", "dropout", "iforest", "classic"
+    "rules", "record", "seasonal", "consistency", "spell", "stuck", "dropout", "iforest",
+    "classic",
 )
 
 
@@ -126,6 +127,9 @@ def explain(anomaly: Anomaly, key: SeriesKey | None = None) -> str:
         parts.append(f"{abs(anomaly.z):.1f} robust standard deviations {side} normal")
     if "consistency" in anomaly.methods:
         parts.append("it does not agree with the temperature, dew point and humidity beside it")
+    if "spell" in anomaly.methods:
+        kind = "a heat wave" if anomaly.z > 0 else "a cold snap"
+        parts.append(f"temperature and dew point are both far from normal the same way ({kind})")
     if "record" in anomaly.methods:
         parts.append("beyond every value of its record of a year or more")
     if "dropout" in anomaly.methods:

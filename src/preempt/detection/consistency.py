@@ -29,7 +29,8 @@ LAMBDA_C: Final[float] = 243.04
 TRIPLE: Final[tuple[str, str, str]] = ("temperature_2m", "dew_point_2m", "relative_humidity_2m")
 MIN_RH_SCALE: Final[float] = 1.0
 SMOOTH_SAMPLES: Final[int] = 24  # percent: rounding of published values stays below this
-BREAK_SAMPLES: Final[int] = 3  # the samples after a break that show which reading jumped
+BREAK_SAMPLES: Final[int] = 1  # the sample after a break shows who jumped; later ones add weather
+SATURATED_RH: Final[float] = 99.5  # percent: published humidity rounds to 100 in fog
 FROZEN_SAMPLES: Final[int] = 3  # identical readings in a row that make a row the suspect
 FROZEN_BONUS: Final[float] = 100.0  # robust units: outweighs any gain from the other two rows
 # blame only when one row explains the break clearly better than the runner-up (robust units):
@@ -82,7 +83,7 @@ def consistency_ratio(
         b = ln_rh + BETA * t / (LAMBDA_C + t)
         implied = [t - LAMBDA_C * a / (BETA - a), td - LAMBDA_C * b / (BETA - b), error]
     hist = is_hist[triples[:, 2]]
-    anchor = _last_consistent(z)
+    anchor = _last_consistent(z, saturated=rh >= SATURATED_RH)
     gains = []
     for k in range(3):
         rows = triples[:, k]
@@ -179,10 +180,18 @@ def _mean_since(values: FloatArray, anchor: npt.NDArray[np.int64], width: int) -
     return np.asarray(total / (idx - first + 1), dtype=np.float64)
 
 
-def _last_consistent(z: FloatArray, calm: float = 2.0) -> npt.NDArray[np.int64]:
+def _last_consistent(
+    z: FloatArray, saturated: BoolArray, calm: float = 2.0
+) -> npt.NDArray[np.int64]:
     """Index of the latest sample at or before each one where the relation held (|z| < calm),
-    -1 where there is none yet (causal)."""
+    -1 where there is none yet (causal). A saturated humidity reading (100 %) agrees with any
+    humid temperature and dew point, so it shows that a break has ended only when the relation
+    held without it: while the relation is broken, saturated samples keep the break open (a
+    humidity fault pinned at 100 % does not pass for healed)."""
     n = z.shape[-1]
+    idx = np.arange(n)
     ok = np.abs(np.nan_to_num(z, nan=np.inf)) < calm
-    idx = np.where(ok, np.arange(n), -1)
-    return np.asarray(np.maximum.accumulate(idx, axis=-1), dtype=np.int64)
+    last_good = np.maximum.accumulate(np.where(ok & ~saturated, idx, -1), axis=-1)
+    last_bad = np.maximum.accumulate(np.where(~ok, idx, -1), axis=-1)
+    held = ok & (last_good > last_bad)
+    return np.asarray(np.maximum.accumulate(np.where(held, idx, -1), axis=-1), dtype=np.int64)

@@ -40,6 +40,7 @@ from preempt.detection.seasonal import (
     seasonal_ratio,
     seasonal_z,
 )
+from preempt.detection.spell import spell_ratio
 
 Method = Literal["seasonal", "classic", "iforest", "hybrid"]
 METHODS: Final[tuple[str, ...]] = ("seasonal", "classic", "iforest", "hybrid")
@@ -47,10 +48,12 @@ METHODS: Final[tuple[str, ...]] = ("seasonal", "classic", "iforest", "hybrid")
 # Which per-method scores each choice combines ("stuck" and "dropout" belong to the seasonal
 # baseline: a reading frozen for too long, a reading missing where the history has few gaps).
 _COMBINES: Final[dict[str, tuple[str, ...]]] = {
-    "seasonal": ("seasonal", "record", "stuck", "dropout", "consistency", "rules"),
+    "seasonal": ("seasonal", "record", "stuck", "dropout", "consistency", "spell", "rules"),
     "classic": ("classic", "rules"),
     "iforest": ("iforest", "dropout", "rules"),
-    "hybrid": ("seasonal", "record", "stuck", "dropout", "consistency", "iforest", "rules"),
+    "hybrid": (
+        "seasonal", "record", "stuck", "dropout", "consistency", "spell", "iforest", "rules"
+    ),
 }
 
 
@@ -69,6 +72,9 @@ class DetectorParams:
     # humidity within this Magnus z of what its temperature and dew point imply is not judged
     # on its own seasonal residual (it is their weather, not a humidity fault)
     humidity_calm_z: float = 2.0
+    # long-residual z that temperature and dew point must both reach, the same way, to flag a
+    # heat wave or cold snap (detection.spell) below either one's own long_z_threshold
+    spell_z_threshold: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +152,8 @@ def detect(
         scores["consistency"] = score_from_ratio(np.where(fit.ready[:, None], ratio, 0.0))
         weather = humidity_explained(vals.shape, triples, magnus[1], calm=p.humidity_calm_z)
         support = np.where(weather, 0.0, support)
+        ratio = spell_ratio(fit.z_long, triples, threshold=p.spell_z_threshold)
+        scores["spell"] = score_from_ratio(np.where(fit.ready[:, None], ratio, 0.0))
     scores["seasonal"] = score_from_ratio(support)
     if records is not None:
         ratio = record_ratio(vals, records, fit.scale_long)

@@ -33,7 +33,10 @@ from preempt.storage.locations import get_location_by_name
 read_router = APIRouter(tags=["anomalies"])
 write_router = APIRouter(tags=["anomalies"])
 
-Method = Literal["seasonal", "classic", "iforest", "rule"]
+# the detector's method names (detection.combine.METHOD_ORDER); "rule" is SEED.md's name
+# for "rules", kept as an alias
+Method = Literal["rules", "record", "seasonal", "consistency", "spell", "stuck", "dropout",
+                 "iforest", "classic", "rule"]
 IdPath = Path(ge=1, le=2**62, description="The anomaly's id.")
 
 
@@ -57,7 +60,7 @@ def get_anomalies(
     """Anomalies of one location, newest first, with score, methods and expected band."""
     filters = AnomalyFilter(
         metric_types=tuple(metric), severities=tuple(severity), statuses=tuple(status),
-        method=method, since=to_utc(since) if since else None,
+        method="rules" if method == "rule" else method, since=to_utc(since) if since else None,
         until=to_utc(until) if until else None,
     )
     before = decode_cursor(cursor) if cursor else None
