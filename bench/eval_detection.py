@@ -201,14 +201,19 @@ def suggestion_quality(ds: Dataset, det: Any) -> dict[str, Any]:
     }
 
 
-def across_seeds(n_loc: int, days: int, seed: int, params: DetectorParams,
-                 first: dict[str, Any], extra: int) -> dict[str, Any]:
-    """The mixed set's event F1 on `extra` further weather/fault draws beside the first one:
-    the spread says how much of a figure is the draw rather than the detector."""
-    seeds = [seed + 1 + 2 * k for k in range(extra + 1)]
+def mixed_set(n_loc: int, days: int, seed: int) -> Dataset:
+    """Every anomaly kind at once, at the rate the overall figures are measured on."""
+    return synthetic(n_loc, days, kinds=ANOMALY_KINDS, seed=seed, rate=0.05)
+
+
+def across_seeds(n_loc: int, days: int, seeds: list[int], params: DetectorParams,
+                 first: dict[str, Any]) -> dict[str, Any]:
+    """The mixed set's event F1 on further weather/fault draws (seeds[1:]) beside the first one
+    (`first`, scored on seeds[0]): the spread says how much of a figure is the draw rather than
+    the detector."""
     f1: dict[str, list[float]] = {m: [first[m]["event_f1"]] for m in ("hybrid", "classic")}
     for s in seeds[1:]:
-        ds = synthetic(n_loc, days, kinds=ANOMALY_KINDS, seed=s, rate=0.05)
+        ds = mixed_set(n_loc, days, s)
         scored = _scored_mask(ds)
         for m in f1:
             f1[m].append(score_flags(ds, run(ds, m, params).is_anomaly, scored)["event_f1"])
@@ -231,7 +236,8 @@ def eval_synthetic(n_loc: int, days: int, seed: int, params: DetectorParams,
             m: score_flags(ds, run(ds, m, params).is_anomaly, scored) for m in ("hybrid", "classic")
         }
         progress(f"per_kind {kind}", out["per_kind"][kind])
-    ds = synthetic(n_loc, days, kinds=ANOMALY_KINDS, seed=seed + 1, rate=0.05)
+    mixed_seeds = [seed + 1 + 2 * k for k in range(extra_seeds + 1)]
+    ds = mixed_set(n_loc, days, mixed_seeds[0])
     scored = _scored_mask(ds)
     overall = {}
     for m in ("hybrid", "seasonal", "classic"):
@@ -241,7 +247,7 @@ def eval_synthetic(n_loc: int, days: int, seed: int, params: DetectorParams,
         if m == "hybrid":
             overall["suggestions_hybrid"] = suggestion_quality(ds, det)
     out["overall"] = overall
-    out["overall_across_seeds"] = across_seeds(n_loc, days, seed, params, overall, extra_seeds)
+    out["overall_across_seeds"] = across_seeds(n_loc, days, mixed_seeds, params, overall)
     clean = synthetic(n_loc, days, kinds=None, seed=seed + 2, rate=0.0)
     scored = _scored_mask(clean)
     weeks = location_weeks(clean, scored)
